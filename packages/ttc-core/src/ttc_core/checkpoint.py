@@ -1,0 +1,165 @@
+"""Reading ttc models out of training checkpoints, safely.
+
+Training frameworks save different layouts (Detectron2: ``{"model": state_dict, ...}``;
+MMEngine: ``{"state_dict": ..., "meta": ...}``). Each adapter stores a small, framework-free
+**codec spec** in the checkpoint under the key ``"ttc_codec"``: which sub-modules of its model
+form the codec (by state-dict prefix), their constructor arguments and the input
+normalisation. ttc-core rebuilds the codec from it without importing any framework.
+
+Spec (``format: "ttc-codec/1"``)::
+
+    {"format": "ttc-codec/1",
+     "input": {"mean": [..3], "std": [..3], "scale": 255.0,  # model input = (x·scale − mean)/std
+               "channel_order": "RGB" | "BGR"},                 # for x in [0, 1]
+     "base": {"kwargs": {...BaseBottleneck args}, "prefix": "backbone.bottleneck."},
+     "base_downsample": None | {"kwargs": {...Downsample args}, "prefix": "..."},
+     "enhancement": None | {"kwargs": {...EnhancementBottleneck args}, "prefix": "...",
+                            "downsample": None | {"kwargs": ..., "prefix": ...},
+                            "output": "image" | "pseudo_image"}}
+
+Checkpoints are loaded with ``torch.load(weights_only=True)``. Framework checkpoints can hold
+numpy scalars/arrays in their metadata, which the safe unpickler refuses; :func:`load_checkpoint`
+allows exactly those numpy reconstruction helpers for the duration of the call, never
+arbitrary code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+__all__ = [
+    "CODEC_FORMAT",
+    "CheckpointError",
+    "load_checkpoint",
+    "make_codec_spec",
+    "safe_numpy_globals",
+    "state_dict_of",
+    "sub_state_dict",
+]
+
+CODEC_FORMAT = "ttc-codec/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable, or holds no ttc codec."""
+
+
+def safe_numpy_globals() -> list:
+    """numpy objects that framework checkpoints pickle in their metadata (data only)."""
+    import numpy as np
+
+    names = []
+    try:
+        from numpy.core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct, scalar  # type: ignore
+    names += [_reconstruct, scalar, np.ndarray, np.dtype]
+    names += [type(np.dtype(t)) for t in ("f4", "f8", "i4", "i8", "u1", "b1", "i2", "u2", "f2")]
+    return names
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """``torch.load`` with ``weights_only=True`` plus numpy metadata types; CPU tensors."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with torch.serialization.safe_globals(safe_numpy_globals()):
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint dict")
+    return dict(obj)
+
+
+def state_dict_of(checkpoint: Mapping[str, Any]) -> Mapping[str, torch.Tensor]:
+    """The model state dict inside a Detectron2, MMEngine or ttc checkpoint."""
+    for key in ("state_dict", "model"):
+        if isinstance(checkpoint.get(key), Mapping):
+            return checkpoint[key]
+    if all(isinstance(v, torch.Tensor) for v in checkpoint.values()):
+        return checkpoint
+    raise CheckpointError(
+        "no state dict found (expected a 'state_dict' or 'model' entry); "
+        f"top-level keys: {sorted(checkpoint)[:10]}"
+    )
+
+
+def sub_state_dict(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
+    """Entries under ``prefix`` with the prefix removed (also strips a DDP ``module.``)."""
+    out = {}
+    for key, value in state.items():
+        if key.startswith("module."):
+            key = key[len("module.") :]
+        if key.startswith(prefix):
+            out[key[len(prefix) :]] = value
+    if not out:
+        raise CheckpointError(f"the checkpoint has no parameters under prefix {prefix!r}")
+    return out
+
+
+def _module_spec(kwargs: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    return {"kwargs": _plain(kwargs), "prefix": str(prefix)}
+
+
+def _plain(obj: Any) -> Any:
+    """Convert tuples / numpy scalars to plain lists / numbers (safe to unpickle, JSON-able)."""
+    if isinstance(obj, Mapping):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):
+        return obj.item()
+    return obj
+
+
+def make_codec_spec(
+    base_kwargs: Mapping[str, Any],
+    base_prefix: str,
+    mean: list[float] | tuple[float, ...] = (0.0, 0.0, 0.0),
+    std: list[float] | tuple[float, ...] = (1.0, 1.0, 1.0),
+    scale: float = 1.0,
+    channel_order: str = "RGB",
+    base_downsample: tuple[Mapping[str, Any], str] | None = None,
+    enhancement: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Build the ``"ttc_codec"`` entry an adapter stores in its checkpoints.
+
+    Args:
+        base_kwargs: constructor arguments of the :class:`~ttc_core.bottleneck.BaseBottleneck`.
+        base_prefix: its state-dict prefix in the framework model, e.g. ``"backbone.bottleneck."``.
+        mean, std, scale: the model input is ``(x·scale − mean) / std`` for ``x`` in [0, 1].
+        channel_order: ``"RGB"`` or ``"BGR"`` (Detectron2's default input format).
+        base_downsample: ``(Downsample kwargs, prefix)`` when a learned downsample precedes ``f``.
+        enhancement: ``{"kwargs", "prefix", "downsample": (kwargs, prefix) | None, "output"}``.
+    """
+    if channel_order not in ("RGB", "BGR"):
+        raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {channel_order!r}")
+    spec: dict[str, Any] = {
+        "format": CODEC_FORMAT,
+        "input": {
+            "mean": _plain(mean),
+            "std": _plain(std),
+            "scale": float(scale),
+            "channel_order": channel_order,
+        },
+        "base": _module_spec(base_kwargs, base_prefix),
+        "base_downsample": None if base_downsample is None else _module_spec(*base_downsample),
+        "enhancement": None,
+    }
+    if enhancement is not None:
+        down = enhancement.get("downsample")
+        output = enhancement.get("output", "image")
+        if output not in ("image", "pseudo_image"):
+            raise ValueError(f"enhancement output must be 'image' or 'pseudo_image', got {output!r}")
+        spec["enhancement"] = {
+            **_module_spec(enhancement["kwargs"], enhancement["prefix"]),
+            "downsample": None if down is None else _module_spec(*down),
+            "output": output,
+        }
+    return spec

@@ -1,0 +1,126 @@
+"""The enhancement layer: an assisted task coded conditionally on the decoded base.
+
+Reference: A. de Andrade, I. Bajić, "Towards Task-Compatible Compressible Representations",
+ICME 2024 Workshop on Coding for Machines (arXiv:2405.10244), §2–3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ._padding import crop, pad_to_multiple
+from .bottleneck import STRIDE
+from .entropy import ConditionalEntropyModel
+from .losses import bits_per_image
+from .quantization import ste_round
+from .transforms import AnalysisTransform, SynthesisTransform
+
+__all__ = ["EnhancementBottleneck", "EnhancementOutput"]
+
+
+@dataclass
+class EnhancementOutput:
+    y_hat: Tensor  #: quantised enhancement latent ŷ_e
+    likelihoods: Tensor  #: p(ŷ_e | ŷ_b)
+    output: Tensor  #: g_e(ŷ_e), (N, out_channels, H, W)
+    bits: Tensor  #: estimated enhancement bits per image, (N,)
+    bpp: Tensor  #: estimated enhancement bits per pixel of the H×W input, (N,)
+
+
+class EnhancementBottleneck(nn.Module):
+    r"""Enhancement layer ``x → ŷ_e → g_e(ŷ_e)``, rate ``R(ŷ_e | ŷ_b)``::
+
+        x ─ f_e ─ ⌊·⌉ ─ ŷ_e ─ g_e ─ output (reconstruction, or pseudo-image for a task network)
+                         │
+        ŷ_b (frozen) ─▶ p(ŷ_e | ŷ_b): ConditionalEntropyModel ─▶ rate
+
+    The decoder ``g_e`` sees only ŷ_e. ``synthesis_blocks`` is 3 for reconstruction and 1 for a
+    pseudo-image. The input must have the size the base layer saw, so that ŷ_b and ŷ_e align.
+
+    **Standalone** (METHOD §2): :meth:`set_standalone` feeds zeros instead of ŷ_b and freezes
+    everything but the entropy model, which is then retrained.
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        latent_channels: int = 192,
+        side_channels: int = 192,
+        analysis_channels: Sequence[int] = (24, 48, 192),
+        analysis_blocks: int = 3,
+        synthesis_channels: Sequence[int] = (192, 48, 24),
+        synthesis_blocks: int = 3,
+        activation: str = "elu",
+        standalone: bool = False,
+    ):
+        super().__init__()
+        self.analysis = AnalysisTransform(
+            in_channels, latent_channels, analysis_channels, analysis_blocks, activation
+        )
+        self.entropy_model = ConditionalEntropyModel(
+            latent_channels, side_channels, activation=activation
+        )
+        self.synthesis = SynthesisTransform(
+            latent_channels, out_channels, synthesis_channels, synthesis_blocks, activation
+        )
+        self.latent_channels = latent_channels
+        self.set_standalone(standalone)
+
+    @property
+    def standalone(self) -> bool:
+        return self.entropy_model.standalone
+
+    def set_standalone(self, standalone: bool = True) -> EnhancementBottleneck:
+        """Switch to (or from) the Standalone reference.
+
+        Standalone: zeros replace ŷ_b and only the entropy model's parameters stay trainable.
+        """
+        self.entropy_model.standalone = bool(standalone)
+        for module in (self.analysis, self.synthesis):
+            module.requires_grad_(not standalone)
+        self.entropy_model.requires_grad_(True)
+        return self
+
+    def encode(self, x: Tensor) -> Tensor:
+        x, _ = pad_to_multiple(x, STRIDE)
+        return ste_round(self.analysis(x))
+
+    def forward(self, x: Tensor, side: Tensor | None) -> EnhancementOutput:
+        """``x``: the input ``(N, C, H, W)``; ``side``: the decoded base ŷ_b (or None)."""
+        size = tuple(x.shape[-2:])
+        y_hat = self.encode(x)
+        likelihoods = self.entropy_model(y_hat, side).likelihoods
+        output = crop(self.synthesis(y_hat), size)
+        bits = bits_per_image(likelihoods)
+        return EnhancementOutput(y_hat, likelihoods, output, bits, bits / (size[0] * size[1]))
+
+    # -- real bitstreams ----------------------------------------------------------------
+    def update(self, force: bool = False) -> bool:
+        return self.entropy_model.update(force=force)
+
+    @torch.no_grad()
+    def compress(
+        self, x: Tensor, side: Tensor | None, order: str = "wavefront"
+    ) -> tuple[list[bytes], Tensor]:
+        y_hat = torch.round(self.analysis(pad_to_multiple(x, STRIDE)[0]))
+        return self.entropy_model.compress(y_hat, side, order), y_hat
+
+    @torch.no_grad()
+    def decompress(
+        self,
+        strings: list[bytes],
+        latent_shape: tuple[int, int],
+        side: Tensor | None,
+        order: str = "wavefront",
+    ) -> Tensor:
+        return self.entropy_model.decompress(strings, latent_shape, side, order)
+
+    @torch.no_grad()
+    def synthesize(self, y_hat: Tensor, size: tuple[int, int]) -> Tensor:
+        """g_e(ŷ_e) cropped to ``size``."""
+        return crop(self.synthesis(y_hat), size)

@@ -1,0 +1,52 @@
+"""`ttc compress / decompress / info` in-process, as a user runs them."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ttc_core.cli import main
+
+from .conftest import smooth_images
+from .test_bitstream import make_codec
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory, trained_pair):
+    base, enh, _ = trained_pair
+    root = tmp_path_factory.mktemp("cli")
+    ckpt = root / "codec.pth"
+    make_codec(base, enh).save(ckpt)
+    x = smooth_images(1, 50, 70, seed=11)[0]
+    img = root / "in.png"
+    Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(img)
+    return root, ckpt, img
+
+
+def test_compress_info_decompress(files, capsys):
+    root, ckpt, img = files
+    out = root / "x.ttc"
+    assert main(["compress", str(img), "-c", str(ckpt), "-o", str(out), "--layers", "all"]) == 0
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "50×70" in text and "base:" in text and "enhancement:" in text and "bpp" in text
+    assert main(["decompress", str(out), "-c", str(ckpt), "-o", str(root / "y.png")]) == 0
+    assert Image.open(root / "y.png").size == (70, 50)
+    assert main(["decompress", str(out), "-c", str(ckpt), "-o", str(root / "y.pt")]) == 0
+    tensors = torch.load(root / "y.pt")
+    assert tensors["enhancement"].shape == (1, 3, 50, 70)
+    assert tensors["y_base"].shape == (1, 16, 4, 5)
+
+
+def test_exit_codes(files, tmp_path, capsys):
+    root, ckpt, img = files
+    bad = tmp_path / "bad.ttc"
+    bad.write_bytes(b"not a stream")
+    assert main(["info", str(bad)]) == 2
+    assert main(["decompress", str(bad), "-c", str(ckpt), "-o", str(tmp_path / "o.png")]) == 2
+    assert main(["compress", str(tmp_path / "missing.png"), "-c", str(ckpt), "-o", str(bad)]) == 2
+    not_ckpt = tmp_path / "plain.pth"
+    torch.save({"model": {"w": torch.zeros(1)}}, not_ckpt)
+    assert main(["compress", str(img), "-c", str(not_ckpt), "-o", str(bad)]) == 2
+    assert "ttc_codec" in capsys.readouterr().err
+    assert main(["nonsense"]) == 2

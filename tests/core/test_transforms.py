@@ -1,0 +1,55 @@
+import pytest
+import torch
+
+from ttc_core.bottleneck import BaseBottleneck
+from ttc_core.entropy import ConditionalEntropyModel, ContextEntropyModel
+from ttc_core.layers import Downsample, Upsample, count_parameters
+from ttc_core.transforms import AnalysisTransform, SynthesisTransform
+
+
+@pytest.mark.parametrize(
+    "factory, expected",
+    [
+        (AnalysisTransform, 2_496_984),
+        (SynthesisTransform, 2_496_795),
+        (lambda: SynthesisTransform(blocks=1), 1_620_843),
+        (ContextEntropyModel, 2_615_168),
+        (ConditionalEntropyModel, 14_661_248),
+    ],
+    ids=["analysis", "synthesis", "synthesis-n1", "context", "conditional"],
+)
+def test_reference_parameter_counts(factory, expected):
+    assert count_parameters(factory()) == expected
+
+
+def test_odd_input_shapes_are_padded_and_cropped():
+    model = BaseBottleneck()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 100, 150))
+    assert out.y_hat.shape == (1, 192, 7, 10)
+    assert out.pseudo_image.shape == (1, 3, 100, 150)
+    assert out.reconstruction.shape == (1, 3, 100, 150)
+    assert out.bpp.shape == (1,)
+
+
+def test_no_normalisation_layers():
+    model = BaseBottleneck()
+    norms = (torch.nn.BatchNorm2d, torch.nn.GroupNorm, torch.nn.LayerNorm)
+    assert not any(isinstance(m, norms) for m in model.modules())
+    assert all(m.bias is not None for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+
+
+def test_learned_resampling_shapes():
+    x = torch.rand(2, 3, 64, 128)
+    assert Downsample(3)(x).shape == (2, 3, 32, 64)
+    assert Upsample(5)(torch.rand(2, 5, 32, 64)).shape == (2, 5, 64, 128)
+    assert Upsample(1)(torch.rand(1, 1, 32, 64), size=(65, 129)).shape == (1, 1, 65, 129)
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match=r"\(N, 3, H, W\)"):
+        AnalysisTransform()(torch.rand(1, 4, 32, 32))
+    with pytest.raises(ValueError, match="three positive widths"):
+        AnalysisTransform(channels=(8, 8))
+    with pytest.raises(ValueError, match="unknown activation"):
+        AnalysisTransform(activation="swishy")
