@@ -1,6 +1,5 @@
 # ttc developer commands. `make test` and `make demo` install what they need first.
 PY := .venv/bin/python
-export OMP_NUM_THREADS ?= 2
 
 .PHONY: install test test-all demo lint clean
 

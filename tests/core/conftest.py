@@ -35,17 +35,19 @@ def trained_pair():
     torch.manual_seed(0)
     base, enh = tiny_base(), tiny_enhancement()
     opt = torch.optim.Adam([*base.parameters(), *enh.parameters()], lr=2e-3)
-    history = []
-    for step in range(120):
-        x = smooth_images(4, 64, 64, seed=step)
+    history = {"base": [], "enhancement": []}
+    for step in range(300):
+        x = smooth_images(4, 48, 48, seed=step)
         out = base(x)
         e = enh(x, out.y_hat.detach())
-        rec = F.mse_loss(out.reconstruction, x) + F.mse_loss(e.output, x)
-        loss = 0.01 * (out.bpp.mean() + e.bpp.mean()) + 50 * rec
+        # base: rate + reconstruction reward; enhancement: rate + reconstruction
+        loss_b = 0.01 * out.bpp.mean() + 50 * F.mse_loss(out.reconstruction, x)
+        loss_e = 0.01 * e.bpp.mean() + 50 * F.mse_loss(e.output, x)
         opt.zero_grad()
-        loss.backward()
+        (loss_b + loss_e).backward()
         opt.step()
-        history.append(loss.item())
+        history["base"].append(loss_b.item())
+        history["enhancement"].append(loss_e.item())
     base.eval(), enh.eval()
     base.update(force=True)
     enh.update(force=True)

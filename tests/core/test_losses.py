@@ -70,7 +70,9 @@ def test_standalone_trains_only_the_entropy_model():
         assert torch.equal(enh(x, side).likelihoods, ref(x, torch.zeros_like(side)).likelihoods)
 
 
-def test_short_training_lowers_the_loss(trained_pair):
-    *_, history = trained_pair
-    first, last = sum(history[:10]) / 10, sum(history[-10:]) / 10
-    assert last < 0.7 * first, (first, last)
+@pytest.mark.parametrize("layer", ["base", "enhancement"])
+def test_short_training_lowers_the_loss(trained_pair, layer):
+    history = trained_pair[2][layer]
+    first, last = sum(history[:20]) / 20, sum(history[-20:]) / 20
+    print(f"{layer}: mean loss of the first 20 steps {first:.3f}, of the last 20 {last:.3f}")
+    assert last < 0.5 * first, (first, last)

@@ -1,2 +1,52 @@
-"""ttc-core."""
+"""ttc-core: task-compatible compressible representations, framework-free.
+
+Reference: A. de Andrade, I. Bajić, "Towards Task-Compatible Compressible Representations",
+ICME 2024 Workshop on Coding for Machines (arXiv:2405.10244).
+
+Map of the package::
+
+    layers, transforms      residual bottleneck blocks, f (analysis) and g (synthesis)
+    quantization            straight-through rounding
+    entropy/                ContextEntropyModel p(ŷ_b), ConditionalEntropyModel p(ŷ_e | ŷ_b),
+                            exact serial + wavefront rANS coding
+    bottleneck, enhancement BaseBottleneck (f_b, g_b, g_a), EnhancementBottleneck (f_e, g_e)
+    losses                  rate, reconstruction reward (proposed / baseline)
+    bitstream, codec        the .ttc container and the scalable codec built from checkpoints
+    checkpoint              the framework-free "ttc_codec" spec adapters store in checkpoints
+    rd/                     RD JSON, BD-rate, plots
+    datasets/               synthetic scenes in COCO / Cityscapes layouts
+    cli/                    the `ttc` command
+
+The main classes are importable from here; submodules load on first use, so
+``import ttc_core`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
+
+_LAZY = {
+    "BaseBottleneck": "ttc_core.bottleneck",
+    "BottleneckOutput": "ttc_core.bottleneck",
+    "EnhancementBottleneck": "ttc_core.enhancement",
+    "EnhancementOutput": "ttc_core.enhancement",
+    "ContextEntropyModel": "ttc_core.entropy",
+    "ConditionalEntropyModel": "ttc_core.entropy",
+    "AnalysisTransform": "ttc_core.transforms",
+    "SynthesisTransform": "ttc_core.transforms",
+    "ReconstructionReward": "ttc_core.losses",
+    "RateLoss": "ttc_core.losses",
+    "ScalableCodec": "ttc_core.codec",
+    "BitstreamError": "ttc_core.bitstream",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ttc_core' has no attribute {name!r}")
