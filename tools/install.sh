@@ -52,7 +52,7 @@ log "torch + torchvision (installed from local disk where available)"
 log "scientific + framework dependencies"
 "${PIP[@]}" install -q "${C[@]}" \
   compressai opencv-python-headless timm pycocotools bjontegaard scipy matplotlib pillow \
-  pytest addict pyyaml rich termcolor yapf prettytable ftfy regex \
+  pytest ruff addict pyyaml rich termcolor yapf prettytable ftfy regex \
   fvcore iopath omegaconf hydra-core yacs tabulate cloudpickle tqdm tensorboard black packaging \
   cityscapesscripts
 "${PIP[@]}" install -q "${C[@]}" --no-deps mmengine mmsegmentation

@@ -73,7 +73,9 @@ def test_every_mutation_truncation_and_extension_is_rejected(codec, stream):
             data[pos] = (data[pos] + rng.randint(1, 255)) % 256
         cases.append(bytes(data))
     cases += [stream[: rng.randrange(len(stream))] for _ in range(100)]
-    cases += [stream + bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))) for _ in range(50)]
+    cases += [
+        stream + bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))) for _ in range(50)
+    ]
     cases += [b"", b"TTC", b"PNG\x00" + stream[4:], stream[:4] + bytes([99]) + stream[5:]]
     for data in cases:
         with pytest.raises(BitstreamError):

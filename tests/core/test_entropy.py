@@ -12,7 +12,9 @@ def _latent(c=16, h=6, w=7, scale=3.0):
 
 @pytest.mark.parametrize("model_cls", [ContextEntropyModel, ConditionalEntropyModel])
 def test_context_is_causal_in_raster_order(model_cls):
-    model = model_cls(latent_channels=16, **({"side_channels": 8} if model_cls is ConditionalEntropyModel else {}))
+    model = model_cls(
+        latent_channels=16, **({"side_channels": 8} if model_cls is ConditionalEntropyModel else {})
+    )
     side = torch.randn(1, 8, 6, 7) if model_cls is ConditionalEntropyModel else None
     y = _latent()
     ref = model(y, side)

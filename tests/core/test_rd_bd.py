@@ -32,8 +32,13 @@ DEPTH_PROPOSED = ([0.067, 0.090, 0.120, 0.150, 0.287], [6.178, 6.100, 5.943, 5.8
 
 def curve(name, rates, values, metric="psnr-rgb", direction=None, **kw) -> RDCurve:
     metrics = {metric: MetricInfo(direction)} if direction else {}
-    return RDCurve(name=name, results={"bpp": list(rates), metric: list(values)},
-                   metric=metric, metrics=metrics, **kw)
+    return RDCurve(
+        name=name,
+        results={"bpp": list(rates), metric: list(values)},
+        metric=metric,
+        metrics=metrics,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -108,8 +113,9 @@ def test_bjontegaard_itself_fails_on_the_non_monotonic_depth_baseline():
     bjontegaard = pytest.importorskip("bjontegaard")
     (ra, da), (rt, dt) = DEPTH_BASELINE, DEPTH_PROPOSED
     with pytest.raises(ValueError, match="strictly increasing"):
-        bjontegaard.bd_rate(ra, [-d for d in da], rt, [-d for d in dt], "pchip",
-                            require_matching_points=False)
+        bjontegaard.bd_rate(
+            ra, [-d for d in da], rt, [-d for d in dt], "pchip", require_matching_points=False
+        )
 
 
 def test_non_monotonic_policies():

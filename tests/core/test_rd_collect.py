@@ -25,12 +25,18 @@ def detectron2_run(root: Path, name: str, rate: float, aps=(30.0, 34.0, 33.0)) -
     for i, ap in enumerate(aps):
         iteration = 5000 * (i + 1) - 1
         lines.append({"iteration": iteration - 10, "total_loss": 1.0 / (i + 1)})
-        lines.append({
-            "iteration": iteration, "bbox/AP": ap, "bbox/AP50": ap + 20,
-            "bpp": rate * (1 + 0.1 * i), "bpp_estimated": rate * (0.98 + 0.1 * i),
-            "bpp_base": rate * 0.6, "bpp_enhancement": rate * 0.4 * (1 + 0.1 * i),
-            "num_images": 50,
-        })
+        lines.append(
+            {
+                "iteration": iteration,
+                "bbox/AP": ap,
+                "bbox/AP50": ap + 20,
+                "bpp": rate * (1 + 0.1 * i),
+                "bpp_estimated": rate * (0.98 + 0.1 * i),
+                "bpp_base": rate * 0.6,
+                "bpp_enhancement": rate * 0.4 * (1 + 0.1 * i),
+                "num_images": 50,
+            }
+        )
     (run / "metrics.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     (run / "config.yaml").write_text(f"MODEL:\n  TTC:\n    ALPHA: {rate}\n")
     for iteration in (4999, 9999):
@@ -69,10 +75,18 @@ def d2_runs(tmp_path):
 
 
 def test_detectron2_last_evaluation(d2_runs):
-    curve = collect_runs(d2_runs, name="Proposed", metric="bbox/AP", metric_name="mAP",
-                         metric_scale=0.01, bpp_estimated="bpp_estimated",
-                         bpp_base="bpp_base", bpp_enhancement="bpp_enhancement",
-                         extra=["bbox/AP50"], dataset="coco_val_tiny")
+    curve = collect_runs(
+        d2_runs,
+        name="Proposed",
+        metric="bbox/AP",
+        metric_name="mAP",
+        metric_scale=0.01,
+        bpp_estimated="bpp_estimated",
+        bpp_base="bpp_base",
+        bpp_enhancement="bpp_enhancement",
+        extra=["bbox/AP50"],
+        dataset="coco_val_tiny",
+    )
     assert curve.metric == "mAP" and curve.info().higher_is_better
     assert curve.results["bpp"] == pytest.approx([0.12, 0.24, 0.48])  # sorted by rate
     assert curve.results["mAP"] == pytest.approx([0.33] * 3)  # last evaluation, scaled
@@ -127,22 +141,28 @@ def test_mmengine_work_dir_lower_is_better(tmp_path):
 def test_results_file_nested_and_json_list(tmp_path):
     run = tmp_path / "custom"
     run.mkdir()
-    (run / "eval.json").write_text(json.dumps([
-        {"bbox": {"AP": 20.0}, "rate": {"bpp": 0.3}},
-        {"bbox": {"AP": 25.0}, "rate": {"bpp": 0.35}, "checkpoint": "weights.pth"},
-    ]))
+    (run / "eval.json").write_text(
+        json.dumps(
+            [
+                {"bbox": {"AP": 20.0}, "rate": {"bpp": 0.3}},
+                {"bbox": {"AP": 25.0}, "rate": {"bpp": 0.35}, "checkpoint": "weights.pth"},
+            ]
+        )
+    )
     (run / "weights.pth").write_bytes(b"w")
     records = read_records(run / "eval.json")
     assert records[0].values == {"bbox/AP": 20.0, "rate/bpp": 0.3}
-    curve = collect_runs([run], name="X", metric="bbox/AP", bpp="rate/bpp",
-                         results_files=["eval*.json"])
+    curve = collect_runs(
+        [run], name="X", metric="bbox/AP", bpp="rate/bpp", results_files=["eval*.json"]
+    )
     assert curve.results == {"bpp": [0.35], "bbox/AP": [25.0]}
     assert curve.provenance[0]["checkpoint"] == str(run / "weights.pth")  # rule 1
 
 
 def test_estimated_only(d2_runs):
-    curve = collect_runs(d2_runs, name="P", metric="bbox/AP", bpp=None,
-                         bpp_estimated="bpp_estimated")
+    curve = collect_runs(
+        d2_runs, name="P", metric="bbox/AP", bpp=None, bpp_estimated="bpp_estimated"
+    )
     assert curve.bpp_source == "estimated"
     assert curve.results["bpp"] == curve.results["bpp_estimated"]
 
@@ -167,10 +187,31 @@ def test_errors_are_explained(tmp_path, d2_runs):
 
 def test_cli_collect_validate_and_compressai_reads_the_output(tmp_path, d2_runs, capsys):
     out = tmp_path / "rd" / "proposed.json"
-    rc = ttc(["rd", "collect", *map(str, d2_runs), "--metric", "bbox/AP",
-              "--metric-name", "psnr-rgb", "--direction", "higher", "--bpp", "bpp",
-              "--bpp-estimated", "bpp_estimated", "--select", "best", "--name", "Proposed",
-              "--dataset", "toy", "-o", str(out)])
+    rc = ttc(
+        [
+            "rd",
+            "collect",
+            *map(str, d2_runs),
+            "--metric",
+            "bbox/AP",
+            "--metric-name",
+            "psnr-rgb",
+            "--direction",
+            "higher",
+            "--bpp",
+            "bpp",
+            "--bpp-estimated",
+            "bpp_estimated",
+            "--select",
+            "best",
+            "--name",
+            "Proposed",
+            "--dataset",
+            "toy",
+            "-o",
+            str(out),
+        ]
+    )
     assert rc == 0, capsys.readouterr().err
     curve = load_rd(out)
     assert curve.results["psnr-rgb"] == [34.0] * 3
@@ -186,14 +227,38 @@ def test_cli_collect_validate_and_compressai_reads_the_output(tmp_path, d2_runs,
 
 
 def test_cli_errors_are_one_line(tmp_path, d2_runs, capsys):
-    rc = ttc(["rd", "collect", str(d2_runs[0]), "--metric", "bbox/APx", "--direction",
-              "higher", "--name", "P"])
+    rc = ttc(
+        [
+            "rd",
+            "collect",
+            str(d2_runs[0]),
+            "--metric",
+            "bbox/APx",
+            "--direction",
+            "higher",
+            "--name",
+            "P",
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert err.startswith("ttc rd collect: ") and err.count("\n") == 1
     assert "Traceback" not in err
-    assert ttc(["rd", "collect", str(d2_runs[0]), "--metric", "bbox/AP", "--name", "P",
-                "--estimated-only"]) == 2
+    assert (
+        ttc(
+            [
+                "rd",
+                "collect",
+                str(d2_runs[0]),
+                "--metric",
+                "bbox/AP",
+                "--name",
+                "P",
+                "--estimated-only",
+            ]
+        )
+        == 2
+    )
     assert "--bpp-estimated" in capsys.readouterr().err
     assert ttc(["rd"]) == 2
     capsys.readouterr()

@@ -70,12 +70,20 @@ def test_dump_is_ascii_with_lists_on_one_line():
 
 def test_plain_compressai_file_loads(tmp_path):
     path = tmp_path / "bmshj2018-factorized.json"
-    path.write_text(json.dumps({
-        "name": "bmshj2018-factorized",
-        "description": "Inference (ans)",
-        "results": {"psnr-rgb": [27.0, 29.5, 32.0], "ms-ssim-rgb": [0.93, 0.95, 0.97],
-                    "bpp": [0.12, 0.2, 0.32], "encoding_time": [0.1, 0.1, 0.1]},
-    }))
+    path.write_text(
+        json.dumps(
+            {
+                "name": "bmshj2018-factorized",
+                "description": "Inference (ans)",
+                "results": {
+                    "psnr-rgb": [27.0, 29.5, 32.0],
+                    "ms-ssim-rgb": [0.93, 0.95, 0.97],
+                    "bpp": [0.12, 0.2, 0.32],
+                    "encoding_time": [0.1, 0.1, 0.1],
+                },
+            }
+        )
+    )
     curve = load_rd(path)
     assert curve.metric == "psnr-rgb"
     assert curve.info().higher_is_better

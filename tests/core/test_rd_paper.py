@@ -26,8 +26,16 @@ REPORTED = {
 
 
 def bd_json(capsys, experiment: str, *extra: str) -> tuple[int, dict, str]:
-    rc = ttc(["bd", str(PAPER / f"{experiment}_baseline.json"),
-              str(PAPER / f"{experiment}_proposed.json"), "--format", "json", *extra])
+    rc = ttc(
+        [
+            "bd",
+            str(PAPER / f"{experiment}_baseline.json"),
+            str(PAPER / f"{experiment}_proposed.json"),
+            "--format",
+            "json",
+            *extra,
+        ]
+    )
     captured = capsys.readouterr()
     return rc, json.loads(captured.out), captured.err
 
@@ -57,9 +65,15 @@ def test_depth_is_lower_is_better_and_not_monotonic(capsys):
 
 
 def test_direct_reconstruction_curves_do_not_overlap(capsys):
-    rc = ttc(["bd", "--method", "cubic",
-              str(PAPER / "cityscapes_direct_reconstruction_baseline.json"),
-              str(PAPER / "cityscapes_direct_reconstruction_proposed.json")])
+    rc = ttc(
+        [
+            "bd",
+            "--method",
+            "cubic",
+            str(PAPER / "cityscapes_direct_reconstruction_baseline.json"),
+            str(PAPER / "cityscapes_direct_reconstruction_proposed.json"),
+        ]
+    )
     captured = capsys.readouterr()
     assert rc == 2
     assert "do not overlap" in captured.err
@@ -71,6 +85,7 @@ def test_direct_reconstruction_curves_do_not_overlap(capsys):
 
 def test_the_papers_85_percent_is_a_cubic_fit_outside_the_common_interval():
     """The documented explanation: classic formula, integrated from 29.3 dB down to 28.0 dB."""
+
     def points(method):
         data = json.loads((PAPER / f"cityscapes_direct_reconstruction_{method}.json").read_text())
         return np.array(data["results"]["bpp"]), np.array(data["results"]["psnr-rgb"])
@@ -79,6 +94,6 @@ def test_the_papers_85_percent_is_a_cubic_fit_outside_the_common_interval():
     lo, hi = max(pa.min(), pt.min()), min(pa.max(), pt.max())
     assert (lo, hi) == (29.3, 28.0)  # an empty, reversed interval
     fa, ft = np.polyint(np.polyfit(pa, np.log(ra), 3)), np.polyint(np.polyfit(pt, np.log(rt), 3))
-    avg = ((np.polyval(ft, hi) - np.polyval(ft, lo)) - (np.polyval(fa, hi) - np.polyval(fa, lo)))
+    avg = (np.polyval(ft, hi) - np.polyval(ft, lo)) - (np.polyval(fa, hi) - np.polyval(fa, lo))
     bd = (np.exp(avg / (hi - lo)) - 1) * 100
     assert bd == pytest.approx(-85.0, abs=1.0)

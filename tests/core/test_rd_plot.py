@@ -33,17 +33,32 @@ def test_plot_paper_curves_png(tmp_path, capsys):
 
 def test_plot_with_paper_overlay_reference_line_and_mixed_rates(tmp_path, capsys):
     ours = RDCurve(
-        name="Proposed", metric="psnr-rgb",
+        name="Proposed",
+        metric="psnr-rgb",
         metrics={"psnr-rgb": MetricInfo("higher", "PSNR", "dB")},
         results={"bpp": [0.9, 1.2, 1.6, 2.2], "psnr-rgb": [35.0, 37.0, 39.2, 40.9]},
         uncompressed={"psnr-rgb": 42.0},
     )
     mine = save_rd(ours, tmp_path / "ours.json")
-    paper = [str(PAPER / f"cityscapes_scalable_reconstruction_{m}.json")
-             for m in ("proposed", "baseline", "standalone")]
+    paper = [
+        str(PAPER / f"cityscapes_scalable_reconstruction_{m}.json")
+        for m in ("proposed", "baseline", "standalone")
+    ]
     png, pdf = tmp_path / "overlay.png", tmp_path / "overlay.pdf"
-    args = [str(mine), "--paper", paper[0], "--paper", paper[1], "--paper", paper[2],
-            "--uncompressed", "42", "--title", "scalable reconstruction", "--logx"]
+    args = [
+        str(mine),
+        "--paper",
+        paper[0],
+        "--paper",
+        paper[1],
+        "--paper",
+        paper[2],
+        "--uncompressed",
+        "42",
+        "--title",
+        "scalable reconstruction",
+        "--logx",
+    ]
     assert ttc(["plot", *args, "-o", str(png), "--figsize", "8", "5", "--dpi", "80"]) == 0
     image = read_png(png)
     assert image.shape[:2] == (400, 640)
@@ -73,8 +88,10 @@ def test_plot_library_labels(tmp_path):
     [
         (["-o", "x.png"], "at least one RD file"),
         ([str(PAPER / "coco_detection_baseline.json"), "-o", "x.gif"], "unsupported figure"),
-        ([str(PAPER / "coco_detection_baseline.json"), "--metric", "mIoU", "-o", "x.png"],
-         "no 'mIoU'"),
+        (
+            [str(PAPER / "coco_detection_baseline.json"), "--metric", "mIoU", "-o", "x.png"],
+            "no 'mIoU'",
+        ),
         (["missing.json", "-o", "x.png"], "cannot read"),
     ],
 )

@@ -104,7 +104,11 @@ def pack(header: StreamHeader) -> bytes:
         if key in header.layers:
             layer = header.layers[key]
             out += struct.pack(
-                "<HHHII", layer.channels, layer.height, layer.width, layer.latent_crc,
+                "<HHHII",
+                layer.channels,
+                layer.height,
+                layer.width,
+                layer.latent_crc,
                 len(layer.string),
             )
             out += layer.string

@@ -156,7 +156,9 @@ def make_codec_spec(
         down = enhancement.get("downsample")
         output = enhancement.get("output", "image")
         if output not in ("image", "pseudo_image"):
-            raise ValueError(f"enhancement output must be 'image' or 'pseudo_image', got {output!r}")
+            raise ValueError(
+                f"enhancement output must be 'image' or 'pseudo_image', got {output!r}"
+            )
         spec["enhancement"] = {
             **_module_spec(enhancement["kwargs"], enhancement["prefix"]),
             "downsample": None if down is None else _module_spec(*down),

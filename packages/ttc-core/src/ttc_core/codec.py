@@ -82,7 +82,9 @@ class ScalableCodec(nn.Module):
         self.enhancement = enhancement
         self.enhancement_downsample = enhancement_downsample
         inp = self.spec["input"]
-        self.register_buffer("mean", torch.tensor(inp["mean"], dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "mean", torch.tensor(inp["mean"], dtype=torch.float32).view(1, -1, 1, 1)
+        )
         self.register_buffer("std", torch.tensor(inp["std"], dtype=torch.float32).view(1, -1, 1, 1))
         self.scale = float(inp["scale"])
         self.bgr = inp.get("channel_order", "RGB") == "BGR"
@@ -102,11 +104,15 @@ class ScalableCodec(nn.Module):
             try:
                 module.load_state_dict(sub_state_dict(state, part["prefix"]))
             except RuntimeError as exc:
-                raise CheckpointError(f"weights under {part['prefix']!r} do not fit: {exc}") from exc
+                raise CheckpointError(
+                    f"weights under {part['prefix']!r} do not fit: {exc}"
+                ) from exc
             return module.eval()
 
         base = build(BaseBottleneck, spec["base"])
-        base_down = build(Downsample, spec["base_downsample"]) if spec.get("base_downsample") else None
+        base_down = (
+            build(Downsample, spec["base_downsample"]) if spec.get("base_downsample") else None
+        )
         enh = enh_down = None
         if spec.get("enhancement"):
             enh = build(EnhancementBottleneck, spec["enhancement"])
@@ -143,8 +149,10 @@ class ScalableCodec(nn.Module):
             if self.enhancement_downsample is not None:
                 spec["enhancement"]["downsample"]["prefix"] = "enhancement_downsample."
                 state.update(
-                    {f"enhancement_downsample.{k}": v
-                     for k, v in self.enhancement_downsample.state_dict().items()}
+                    {
+                        f"enhancement_downsample.{k}": v
+                        for k, v in self.enhancement_downsample.state_dict().items()
+                    }
                 )
         torch.save({"ttc_codec": spec, "state_dict": state}, os.fspath(path))
 
@@ -177,7 +185,9 @@ class ScalableCodec(nn.Module):
     # -- pre-processing ---------------------------------------------------------------------
     def _check_image(self, x: Tensor) -> None:
         if x.dim() != 4 or x.shape[0] != 1 or x.shape[1] != 3:
-            raise ValueError(f"expected one RGB image as a (1, 3, H, W) tensor, got {tuple(x.shape)}")
+            raise ValueError(
+                f"expected one RGB image as a (1, 3, H, W) tensor, got {tuple(x.shape)}"
+            )
 
     def normalise(self, x: Tensor) -> Tensor:
         if self.bgr:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -110,7 +109,7 @@ class Downsample(nn.Module):
 class Upsample(nn.Module):
     r"""Learned 2× upsampling: nearest-neighbour resize, then a 5×5 convolution::
 
-        x (h×w) ─ nearest ×2 ─ conv5×5 ─ (2h × 2w)   (or ``size`` when given)
+    x (h×w) ─ nearest ×2 ─ conv5×5 ─ (2h × 2w)   (or ``size`` when given)
     """
 
     def __init__(self, channels: int, out_channels: int | None = None, factor: int = 2):
@@ -131,5 +130,3 @@ def count_parameters(module: nn.Module) -> int:
 
 
 __all__.append("count_parameters")
-
-

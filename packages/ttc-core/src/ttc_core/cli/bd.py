@@ -25,10 +25,10 @@ PROG = "ttc bd"
 EPILOG = f"""\
 fits (from the `bjontegaard` package):
   cubic   classic least-squares cubic of log-rate over the metric (the paper's choice);
-          needs >= {MIN_POINTS['cubic']} points per curve
+          needs >= {MIN_POINTS["cubic"]} points per curve
   pchip   piecewise cubic Hermite interpolation (MPEG/JVET practice);
-          needs >= {MIN_POINTS['pchip']} points per curve
-  akima   Akima interpolation; needs >= {MIN_POINTS['akima']} points per curve
+          needs >= {MIN_POINTS["pchip"]} points per curve
+  akima   Akima interpolation; needs >= {MIN_POINTS["akima"]} points per curve
 
 signs: BD-rate < 0 means the test needs fewer bits for the same quality, also for
 lower-is-better metrics (the metric is negated before fitting). BD-<metric> is the mean
@@ -57,19 +57,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("anchor", help="RD JSON file of the anchor (e.g. the Baseline)")
     parser.add_argument("tests", nargs="+", metavar="test", help="RD JSON file(s) to compare")
-    parser.add_argument("--method", choices=METHODS, default="pchip",
-                        help="interpolation / fit (default: %(default)s)")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default="pchip",
+        help="interpolation / fit (default: %(default)s)",
+    )
     parser.add_argument("--metric", help="results key of the metric (default: the anchor's)")
-    parser.add_argument("--rate", default="bpp", metavar="KEY",
-                        help="results key of the rate, e.g. bpp_estimated (default: %(default)s)")
+    parser.add_argument(
+        "--rate",
+        default="bpp",
+        metavar="KEY",
+        help="results key of the rate, e.g. bpp_estimated (default: %(default)s)",
+    )
     direction = parser.add_mutually_exclusive_group()
-    direction.add_argument("--higher-is-better", dest="higher", action="store_const", const=True,
-                           help="override the metric's direction stated in the files")
+    direction.add_argument(
+        "--higher-is-better",
+        dest="higher",
+        action="store_const",
+        const=True,
+        help="override the metric's direction stated in the files",
+    )
     direction.add_argument("--lower-is-better", dest="higher", action="store_const", const=False)
-    parser.add_argument("--non-monotonic", choices=NON_MONOTONIC_POLICIES, default="pareto",
-                        help="what pchip/akima do with non-monotonic curves (default: %(default)s)")
-    parser.add_argument("--format", choices=("table", "json"), default="table",
-                        help="output format (default: %(default)s)")
+    parser.add_argument(
+        "--non-monotonic",
+        choices=NON_MONOTONIC_POLICIES,
+        default="pareto",
+        help="what pchip/akima do with non-monotonic curves (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="output format (default: %(default)s)",
+    )
     return parser
 
 
@@ -83,8 +104,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         anchor = load_rd(args.anchor)
         tests = [load_rd(path) for path in args.tests]
         results = compare_many(
-            anchor, tests, method=args.method, metric=args.metric, rate_key=args.rate,
-            higher_is_better=args.higher, non_monotonic=args.non_monotonic,
+            anchor,
+            tests,
+            method=args.method,
+            metric=args.metric,
+            rate_key=args.rate,
+            higher_is_better=args.higher,
+            non_monotonic=args.non_monotonic,
         )
     except (RDFormatError, BDError) as err:
         print(f"{PROG}: {err}", file=sys.stderr)
@@ -103,6 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(format_table(results, anchor))
     failed = [r for r in results if not r.ok]
     for r in failed:
-        print(f"{PROG}: no BD-rate for {r.test!r} vs {r.anchor!r}: {r.bd_rate_error}",
-              file=sys.stderr)
+        print(
+            f"{PROG}: no BD-rate for {r.test!r} vs {r.anchor!r}: {r.bd_rate_error}", file=sys.stderr
+        )
     return 2 if failed else 0

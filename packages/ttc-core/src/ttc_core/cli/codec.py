@@ -63,14 +63,24 @@ def _run(func, argv: Sequence[str] | None) -> int:
 
 
 def _compress(argv: Sequence[str] | None) -> int:
-    p = argparse.ArgumentParser(prog="ttc compress", description="Encode an image into a .ttc file.")
+    p = argparse.ArgumentParser(
+        prog="ttc compress", description="Encode an image into a .ttc file."
+    )
     p.add_argument("image", help="input image (PNG, JPEG, ...)")
     p.add_argument("-c", "--checkpoint", required=True, help="checkpoint with a ttc_codec spec")
     p.add_argument("-o", "--output", required=True, help="output .ttc file")
-    p.add_argument("--layers", choices=("base", "all"), default="base",
-                   help="base layer only, or base + enhancement (default: base)")
-    p.add_argument("--order", choices=("wavefront", "raster"), default="wavefront",
-                   help="coding order: fast wavefront (default) or serial raster")
+    p.add_argument(
+        "--layers",
+        choices=("base", "all"),
+        default="base",
+        help="base layer only, or base + enhancement (default: base)",
+    )
+    p.add_argument(
+        "--order",
+        choices=("wavefront", "raster"),
+        default="wavefront",
+        help="coding order: fast wavefront (default) or serial raster",
+    )
     args = p.parse_args(argv)
     x = _read_image(args.image)
     codec = _load_codec(args.checkpoint)
@@ -80,8 +90,10 @@ def _compress(argv: Sequence[str] | None) -> int:
     with open(args.output, "wb") as f:
         f.write(data)
     h, w = x.shape[-2:]
-    _log(f"wrote {args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp "
-         f"({h}×{w}, {args.layers}) in {elapsed:.2f}s")
+    _log(
+        f"wrote {args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp "
+        f"({h}×{w}, {args.layers}) in {elapsed:.2f}s"
+    )
     return 0
 
 
@@ -95,8 +107,12 @@ def _decompress(argv: Sequence[str] | None) -> int:
     p.add_argument("stream", help=".ttc file")
     p.add_argument("-c", "--checkpoint", required=True, help="the checkpoint that encoded it")
     p.add_argument("-o", "--output", required=True, help="output image or .pt tensor file")
-    p.add_argument("--layers", choices=("base", "all"), default="all",
-                   help="decode only the base layer, or all layers present (default)")
+    p.add_argument(
+        "--layers",
+        choices=("base", "all"),
+        default="all",
+        help="decode only the base layer, or all layers present (default)",
+    )
     args = p.parse_args(argv)
     with open(args.stream, "rb") as f:
         data = f.read()
@@ -143,11 +159,14 @@ def _info(argv: Sequence[str] | None) -> int:
     print(f"image:       {h.height}×{h.width} ({h.num_pixels} pixels)")
     print(f"model:       {h.model_name} [{h.model_digest.hex()}]")
     for key, layer in h.layers.items():
-        print(f"{key + ':':<12} latent {layer.channels}×{layer.height}×{layer.width}, "
-              f"{layer.bits} bits, {layer.bits / h.num_pixels:.4f} bpp")
+        print(
+            f"{key + ':':<12} latent {layer.channels}×{layer.height}×{layer.width}, "
+            f"{layer.bits} bits, {layer.bits / h.num_pixels:.4f} bpp"
+        )
     payload = sum(layer.bits for layer in h.layers.values())
-    print(f"total:       {total} bits, {total / h.num_pixels:.4f} bpp "
-          f"(header {total - payload} bits)")
+    print(
+        f"total:       {total} bits, {total / h.num_pixels:.4f} bpp (header {total - payload} bits)"
+    )
     return 0
 
 
@@ -161,5 +180,3 @@ def decompress_main(argv: Sequence[str] | None = None) -> int:
 
 def info_main(argv: Sequence[str] | None = None) -> int:
     return _run(_info, argv)
-
-

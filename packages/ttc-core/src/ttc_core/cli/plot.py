@@ -23,25 +23,50 @@ example:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Plot RD curves, one per file.", epilog=EPILOG,
+        prog=PROG,
+        description="Plot RD curves, one per file.",
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="*", metavar="file", help="RD JSON files (one curve each)")
-    parser.add_argument("-o", "--output", required=True,
-                        help="figure to write; the suffix picks the format (.png, .pdf, .svg)")
-    parser.add_argument("--paper", action="append", default=[], metavar="FILE",
-                        help="overlay a paper curve (dashed, open markers); repeatable")
+    parser.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="figure to write; the suffix picks the format (.png, .pdf, .svg)",
+    )
+    parser.add_argument(
+        "--paper",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="overlay a paper curve (dashed, open markers); repeatable",
+    )
     parser.add_argument("--metric", help="results key on the y axis (default: the first file's)")
-    parser.add_argument("--rate", default="bpp", metavar="KEY",
-                        help="results key on the x axis, e.g. bpp_estimated (default: %(default)s)")
-    parser.add_argument("--uncompressed", type=float, metavar="VALUE",
-                        help="draw a horizontal reference line at the uncompressed-input metric "
-                             "(default: the files' own 'uncompressed' values, if any)")
+    parser.add_argument(
+        "--rate",
+        default="bpp",
+        metavar="KEY",
+        help="results key on the x axis, e.g. bpp_estimated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--uncompressed",
+        type=float,
+        metavar="VALUE",
+        help="draw a horizontal reference line at the uncompressed-input metric "
+        "(default: the files' own 'uncompressed' values, if any)",
+    )
     parser.add_argument("--uncompressed-label", default="uncompressed", metavar="TEXT")
     parser.add_argument("--title", help="plot title (default: the curves' shared experiment)")
     parser.add_argument("--logx", action="store_true", help="logarithmic rate axis")
-    parser.add_argument("--figsize", type=float, nargs=2, default=(6.4, 4.8),
-                        metavar=("W", "H"), help="inches (default: 6.4 4.8)")
+    parser.add_argument(
+        "--figsize",
+        type=float,
+        nargs=2,
+        default=(6.4, 4.8),
+        metavar=("W", "H"),
+        help="inches (default: 6.4 4.8)",
+    )
     parser.add_argument("--dpi", type=int, default=150, help="(default: %(default)s)")
     parser.add_argument("--xlim", type=float, nargs=2, metavar=("MIN", "MAX"))
     parser.add_argument("--ylim", type=float, nargs=2, metavar=("MIN", "MAX"))
@@ -66,9 +91,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         curves = [load_rd(path) for path in args.files]
         paper = [load_rd(path) for path in args.paper]
         out = plot_rd(
-            curves, args.output, paper=paper, metric=args.metric, rate_key=args.rate,
-            uncompressed=args.uncompressed, uncompressed_label=args.uncompressed_label,
-            title=args.title, logx=args.logx, figsize=tuple(args.figsize), dpi=args.dpi,
+            curves,
+            args.output,
+            paper=paper,
+            metric=args.metric,
+            rate_key=args.rate,
+            uncompressed=args.uncompressed,
+            uncompressed_label=args.uncompressed_label,
+            title=args.title,
+            logx=args.logx,
+            figsize=tuple(args.figsize),
+            dpi=args.dpi,
             xlim=tuple(args.xlim) if args.xlim else None,
             ylim=tuple(args.ylim) if args.ylim else None,
         )

@@ -47,45 +47,83 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="{collect,validate}")
 
     c = sub.add_parser(
-        "collect", prog=f"{PROG} collect", epilog=COLLECT_EPILOG,
+        "collect",
+        prog=f"{PROG} collect",
+        epilog=COLLECT_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         help="evaluation logs of several runs (one per rate point) to one RD JSON file",
         description="Collect the evaluations of several runs, one rate point each, into one "
-                    "RD curve (one method).",
+        "RD curve (one method).",
     )
     c.add_argument("runs", nargs="+", metavar="RUN", help="run directories or results files")
     c.add_argument("--metric", required=True, metavar="KEY", help="metric key in the records")
-    c.add_argument("--metric-name", metavar="NAME",
-                   help="key to store the metric under (default: KEY), e.g. mAP or psnr-rgb")
-    c.add_argument("--metric-scale", type=float, default=1.0, metavar="S",
-                   help="multiply the metric by S, e.g. 0.01 for AP in percent (default: 1)")
-    c.add_argument("--direction", choices=("higher", "lower"),
-                   help="which metric values are better (default: known for PSNR, AP, mIoU, "
-                        "rmse, ...; required otherwise)")
-    c.add_argument("--bpp", default="bpp", metavar="KEY",
-                   help="key of the actual rate from real bitstreams (default: %(default)s)")
+    c.add_argument(
+        "--metric-name",
+        metavar="NAME",
+        help="key to store the metric under (default: KEY), e.g. mAP or psnr-rgb",
+    )
+    c.add_argument(
+        "--metric-scale",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="multiply the metric by S, e.g. 0.01 for AP in percent (default: 1)",
+    )
+    c.add_argument(
+        "--direction",
+        choices=("higher", "lower"),
+        help="which metric values are better (default: known for PSNR, AP, mIoU, "
+        "rmse, ...; required otherwise)",
+    )
+    c.add_argument(
+        "--bpp",
+        default="bpp",
+        metavar="KEY",
+        help="key of the actual rate from real bitstreams (default: %(default)s)",
+    )
     c.add_argument("--bpp-estimated", metavar="KEY", help="key of the likelihood-estimated rate")
-    c.add_argument("--estimated-only", action="store_true",
-                   help="the runs have no actual rate: store the estimate as bpp and say so")
+    c.add_argument(
+        "--estimated-only",
+        action="store_true",
+        help="the runs have no actual rate: store the estimate as bpp and say so",
+    )
     c.add_argument("--bpp-base", metavar="KEY", help="key of the base layer's rate")
     c.add_argument("--bpp-enhancement", metavar="KEY", help="key of the enhancement layer's rate")
-    c.add_argument("--extra", action="append", default=[], metavar="KEY",
-                   help="copy another key into the results (repeatable)")
-    c.add_argument("--select", choices=SELECT_RULES, default="last",
-                   help="which evaluation of each run to use (default: %(default)s; see below)")
-    c.add_argument("--results-file", action="append", metavar="GLOB",
-                   help="results file(s) of each run, relative to RUN (repeatable)")
+    c.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="copy another key into the results (repeatable)",
+    )
+    c.add_argument(
+        "--select",
+        choices=SELECT_RULES,
+        default="last",
+        help="which evaluation of each run to use (default: %(default)s; see below)",
+    )
+    c.add_argument(
+        "--results-file",
+        action="append",
+        metavar="GLOB",
+        help="results file(s) of each run, relative to RUN (repeatable)",
+    )
     c.add_argument("--name", required=True, help="method name (the curve's legend)")
     c.add_argument("--description", default="")
     c.add_argument("--experiment", help="experiment tag, e.g. cityscapes_depth")
     c.add_argument("--dataset", help="evaluation dataset, e.g. cityscapes_val")
     c.add_argument("--num-images", type=int, help="number of evaluated images")
-    c.add_argument("--no-hash", action="store_true",
-                   help="do not hash checkpoints and configs (faster)")
+    c.add_argument(
+        "--no-hash", action="store_true", help="do not hash checkpoints and configs (faster)"
+    )
     c.add_argument("-o", "--output", help="RD JSON file to write (default: print it)")
 
-    v = sub.add_parser("validate", prog=f"{PROG} validate", help="check RD JSON files",
-                       description="Check RD JSON files against ttc's RD schema.")
+    v = sub.add_parser(
+        "validate",
+        prog=f"{PROG} validate",
+        help="check RD JSON files",
+        description="Check RD JSON files against ttc's RD schema.",
+    )
     v.add_argument("files", nargs="+", metavar="FILE")
     return parser
 
@@ -95,13 +133,24 @@ def _collect(args: argparse.Namespace) -> int:
         print(f"{PROG} collect: --estimated-only needs --bpp-estimated KEY", file=sys.stderr)
         return 2
     curve = collect_runs(
-        args.runs, name=args.name, metric=args.metric,
-        bpp=None if args.estimated_only else args.bpp, bpp_estimated=args.bpp_estimated,
-        bpp_base=args.bpp_base, bpp_enhancement=args.bpp_enhancement, extra=args.extra,
-        select=args.select, direction=args.direction, metric_name=args.metric_name,
-        metric_scale=args.metric_scale, results_files=args.results_file,
-        description=args.description, dataset=args.dataset, num_images=args.num_images,
-        experiment=args.experiment, hash_files=not args.no_hash,
+        args.runs,
+        name=args.name,
+        metric=args.metric,
+        bpp=None if args.estimated_only else args.bpp,
+        bpp_estimated=args.bpp_estimated,
+        bpp_base=args.bpp_base,
+        bpp_enhancement=args.bpp_enhancement,
+        extra=args.extra,
+        select=args.select,
+        direction=args.direction,
+        metric_name=args.metric_name,
+        metric_scale=args.metric_scale,
+        results_files=args.results_file,
+        description=args.description,
+        dataset=args.dataset,
+        num_images=args.num_images,
+        experiment=args.experiment,
+        hash_files=not args.no_hash,
     )
     if args.output:
         print(save_rd(curve, args.output))
@@ -115,8 +164,10 @@ def _validate(args: argparse.Namespace) -> int:
         curve = load_rd(path)
         info = curve.info()
         direction = f"{info.direction} is better" if info else "direction unknown"
-        print(f"{path}: ok: {curve.name!r}, {len(curve)} points, {curve.metric} ({direction}), "
-              f"bpp {curve.bpp_source}")
+        print(
+            f"{path}: ok: {curve.name!r}, {len(curve)} points, {curve.metric} ({direction}), "
+            f"bpp {curve.bpp_source}"
+        )
     return 0
 
 
@@ -136,8 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{PROG} {args.command}: {err}", file=sys.stderr)
         return 2
     except OSError as err:
-        print(f"{PROG} {args.command}: {err.strerror or err}: {err.filename or ''}",
-              file=sys.stderr)
+        print(
+            f"{PROG} {args.command}: {err.strerror or err}: {err.filename or ''}", file=sys.stderr
+        )
         return 1
     except Exception as err:  # noqa: BLE001 - one line, never a traceback
         print(f"{PROG} {args.command}: failed: {type(err).__name__}: {err}", file=sys.stderr)

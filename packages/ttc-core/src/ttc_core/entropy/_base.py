@@ -8,8 +8,9 @@ Image Compression", NeurIPS 2018.
 ::
 
     ŷ ── MaskedConv5×5 (type A) ──┐
-                                  ├─ concat ─ 1×1 convs ─ (σ, μ) ─ p(ŷ) = N(0, σ²) ∗ U at round(ŷ − μ)
+                                  ├─ concat ─ 1×1 convs ─ (σ, μ)
     side ─ side network (opt.) ───┘
+    p(ŷ) = (N(0, σ²) ∗ U(−½, ½)) evaluated at round(ŷ − μ)
 
 The symbol coded for a latent is ``round(ŷ − μ)``. Since ``ŷ`` is an integer this equals
 ``ŷ − round(μ)``: the model is a discretised Gaussian whose mean is snapped to the integer grid,

@@ -38,7 +38,6 @@ stack runs as matrix products on the gathered positions, batched over positions 
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -236,5 +235,3 @@ def decompress(
 
         out.append(_run(net, (m, h, w), side_b, order, decode_step))
     return torch.stack(out).float()
-
-

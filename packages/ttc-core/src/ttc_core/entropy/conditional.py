@@ -13,9 +13,9 @@ __all__ = ["ConditionalEntropyModel"]
 class ConditionalEntropyModel(AutoregressiveEntropyModel):
     r"""Context model of ŷ_e conditioned on the decoded base ŷ_b (replaces the hyper-decoder)::
 
-        ŷ_b ─ RB5×2 (S) ─ conv5×5 (S→2M) ─ RB5×2 (2M) ──┐
-                                                        ├─ 1×1 4M→10M/3 ─ ELU ─ →8M/3 ─ ELU ─ →2M ─ σ, μ
-        ŷ_e ─ MaskedConv5×5 A (M→2M) ──────────────────┘
+        ŷ_b ─ RB5×2 (S) ─ conv5×5 (S→2M) ─ RB5×2 (2M) ─┐
+                                                       ├─ 1×1 4M→10M/3 ─ ELU ─ →8M/3
+        ŷ_e ─ MaskedConv5×5 A (M→2M) ─────────────────┘      ─ ELU ─ →2M ─ σ, μ
 
     ŷ_b and ŷ_e have the same spatial size. 14,661,248 parameters with the defaults.
 
@@ -77,5 +77,3 @@ class ConditionalEntropyModel(AutoregressiveEntropyModel):
 
     def side_features(self, side: Tensor | None, y_hat: Tensor) -> Tensor:
         return self.side_network(self.side_input(side, y_hat))
-
-

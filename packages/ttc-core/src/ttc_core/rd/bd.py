@@ -105,8 +105,9 @@ class _Points:
         return _Points(self.role, self.name, self.rate[keep], self.metric[keep], self.score[keep])
 
 
-def _points(role: str, name: str, rate: Sequence[float], metric: Sequence[float],
-            higher_is_better: bool) -> _Points:
+def _points(
+    role: str, name: str, rate: Sequence[float], metric: Sequence[float], higher_is_better: bool
+) -> _Points:
     r = np.asarray(rate, dtype=float).ravel()
     m = np.asarray(metric, dtype=float).ravel()
     if r.size != m.size:
@@ -151,8 +152,14 @@ def _describe(p: _Points, pairs: list[tuple[int, int]], metric_name: str) -> str
     return "; ".join(parts)
 
 
-def _prepare(anchor: _Points, test: _Points, method: str, non_monotonic: str,
-             metric_name: str, direction: str) -> tuple[_Points, _Points, str, list[str]]:
+def _prepare(
+    anchor: _Points,
+    test: _Points,
+    method: str,
+    non_monotonic: str,
+    metric_name: str,
+    direction: str,
+) -> tuple[_Points, _Points, str, list[str]]:
     """Check the pair for ``method``; return the points to fit, the fit used and notes."""
     if method not in METHODS:
         raise BDError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
@@ -165,8 +172,9 @@ def _prepare(anchor: _Points, test: _Points, method: str, non_monotonic: str,
     used = method
     bad = {p.role: _dominated(p) for p in (anchor, test)}
     flagged = [p for p in (anchor, test) if bad[p.role]]
-    what = [f"{p.label} is not monotonic: {_describe(p, bad[p.role], metric_name)}."
-            for p in flagged]
+    what = [
+        f"{p.label} is not monotonic: {_describe(p, bad[p.role], metric_name)}." for p in flagged
+    ]
     if flagged and method == "cubic":
         notes += what
         notes.append(
@@ -219,13 +227,20 @@ def _prepare(anchor: _Points, test: _Points, method: str, non_monotonic: str,
     return anchor, test, used, notes
 
 
-def _call(fn: Any, a_rate: np.ndarray, a_val: np.ndarray, t_rate: np.ndarray,
-          t_val: np.ndarray, method: str) -> float:
+def _call(
+    fn: Any,
+    a_rate: np.ndarray,
+    a_val: np.ndarray,
+    t_rate: np.ndarray,
+    t_val: np.ndarray,
+    method: str,
+) -> float:
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
-            value = fn(a_rate, a_val, t_rate, t_val, method,
-                       require_matching_points=False, min_overlap=0)
+            value = fn(
+                a_rate, a_val, t_rate, t_val, method, require_matching_points=False, min_overlap=0
+            )
         except (ValueError, AssertionError, np.linalg.LinAlgError) as err:
             raise BDError(f"the {method} fit failed: {err or type(err).__name__}") from None
     value = float(value)
@@ -280,10 +295,16 @@ def _bd_metric(a: _Points, t: _Points, method: str, higher_is_better: bool) -> f
     return (value if higher_is_better else -value) + 0.0  # no "-0"
 
 
-def bd_rate(rate_anchor: Sequence[float], metric_anchor: Sequence[float],
-            rate_test: Sequence[float], metric_test: Sequence[float], *,
-            method: str = "pchip", higher_is_better: bool = True,
-            non_monotonic: str = "pareto") -> float:
+def bd_rate(
+    rate_anchor: Sequence[float],
+    metric_anchor: Sequence[float],
+    rate_test: Sequence[float],
+    metric_test: Sequence[float],
+    *,
+    method: str = "pchip",
+    higher_is_better: bool = True,
+    non_monotonic: str = "pareto",
+) -> float:
     """BD-rate in percent of the test curve against the anchor (negative = fewer bits).
 
     Raises :class:`BDError` (or a subclass) with an explanation when it cannot be computed.
@@ -295,10 +316,16 @@ def bd_rate(rate_anchor: Sequence[float], metric_anchor: Sequence[float],
     return _bd_rate(a, t, used, "metric")
 
 
-def bd_metric(rate_anchor: Sequence[float], metric_anchor: Sequence[float],
-              rate_test: Sequence[float], metric_test: Sequence[float], *,
-              method: str = "pchip", higher_is_better: bool = True,
-              non_monotonic: str = "pareto") -> float:
+def bd_metric(
+    rate_anchor: Sequence[float],
+    metric_anchor: Sequence[float],
+    rate_test: Sequence[float],
+    metric_test: Sequence[float],
+    *,
+    method: str = "pchip",
+    higher_is_better: bool = True,
+    non_monotonic: str = "pareto",
+) -> float:
     """Mean metric difference test − anchor at equal rate (BD-PSNR for PSNR), metric units."""
     direction = "higher" if higher_is_better else "lower"
     a = _points("anchor", "anchor", rate_anchor, metric_anchor, higher_is_better)
@@ -334,8 +361,9 @@ class BDResult:
         return asdict(self)
 
 
-def _direction_of(anchor: RDCurve, test: RDCurve, metric: str,
-                  higher_is_better: bool | None) -> bool:
+def _direction_of(
+    anchor: RDCurve, test: RDCurve, metric: str, higher_is_better: bool | None
+) -> bool:
     if higher_is_better is not None:
         return higher_is_better
     infos = [(c, c.info(metric)) for c in (anchor, test)]
@@ -354,9 +382,16 @@ def _direction_of(anchor: RDCurve, test: RDCurve, metric: str,
     return known[0][1].higher_is_better
 
 
-def compare(anchor: RDCurve, test: RDCurve, *, method: str = "pchip", metric: str | None = None,
-            rate_key: str = "bpp", higher_is_better: bool | None = None,
-            non_monotonic: str = "pareto") -> BDResult:
+def compare(
+    anchor: RDCurve,
+    test: RDCurve,
+    *,
+    method: str = "pchip",
+    metric: str | None = None,
+    rate_key: str = "bpp",
+    higher_is_better: bool | None = None,
+    non_monotonic: str = "pareto",
+) -> BDResult:
     """BD-rate and BD-metric of ``test`` against ``anchor`` (two :class:`RDCurve` objects).
 
     Setup problems (a missing key, an unknown metric direction, a bad option) raise
@@ -374,7 +409,7 @@ def compare(anchor: RDCurve, test: RDCurve, *, method: str = "pchip", metric: st
     higher = _direction_of(anchor, test, metric, higher_is_better)
     direction = "higher" if higher else "lower"
     info = anchor.info(metric) or test.info(metric)
-    metric_name = (info.label if info and info.label else metric)
+    metric_name = info.label if info and info.label else metric
     result = BDResult(anchor.name, test.name, metric, higher, rate_key, method, method)
     if anchor.rate_label(rate_key) != test.rate_label(rate_key):
         result.notes.append(
@@ -453,9 +488,9 @@ def format_table(results: Sequence[BDResult], anchor: RDCurve | None = None) -> 
         else:
             met = mark(f"{r.test}: {r.bd_metric_error}")
         span = (
-            f"{_fmt(r.metric_interval[0])} to {_fmt(r.metric_interval[1])}"
-            f" ({r.metric_overlap:.0%})"
-            if r.metric_interval is not None and r.metric_overlap is not None else "-"
+            f"{_fmt(r.metric_interval[0])} to {_fmt(r.metric_interval[1])} ({r.metric_overlap:.0%})"
+            if r.metric_interval is not None and r.metric_overlap is not None
+            else "-"
         )
         rows.append([r.test, rate, met, span, r.method_used])
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

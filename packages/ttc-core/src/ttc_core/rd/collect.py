@@ -174,8 +174,14 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def select_record(records: Sequence[Record], keys: Sequence[str], metric: str,
-                  higher_is_better: bool, rule: str = "last", run: str | Path = "") -> Record:
+def select_record(
+    records: Sequence[Record],
+    keys: Sequence[str],
+    metric: str,
+    higher_is_better: bool,
+    rule: str = "last",
+    run: str | Path = "",
+) -> Record:
     """The evaluation chosen by ``rule`` among records holding every key in ``keys``."""
     if rule not in SELECT_RULES:
         raise CollectError(f"unknown selection rule {rule!r}; choose 'last' or 'best'")
@@ -213,9 +219,12 @@ def find_checkpoint(run: str | Path, record: Record, is_last: bool) -> Path | No
     iteration = record.iteration
     if iteration is not None:
         matches = [
-            p for p in run.iterdir()
-            if p.is_file() and p.suffix in CHECKPOINT_SUFFIXES
-            and (m := _TRAILING_INT.search(p.stem)) and int(m.group(1)) == iteration
+            p
+            for p in run.iterdir()
+            if p.is_file()
+            and p.suffix in CHECKPOINT_SUFFIXES
+            and (m := _TRAILING_INT.search(p.stem))
+            and int(m.group(1)) == iteration
         ]
         if matches:  # e.g. iter_8000.pth before best_mIoU_iter_8000.pth: the plainest name
             return min(matches, key=lambda p: (len(p.name), p.name))

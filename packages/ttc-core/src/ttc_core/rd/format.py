@@ -219,7 +219,8 @@ def validate(curve: RDCurve) -> None:
     if curve.bpp_source not in BPP_SOURCES:
         raise RDFormatError(f"{where}: 'bpp_source' must be 'actual' or 'estimated'")
     if curve.num_images is not None and (
-        not isinstance(curve.num_images, int) or isinstance(curve.num_images, bool)
+        not isinstance(curve.num_images, int)
+        or isinstance(curve.num_images, bool)
         or curve.num_images < 0
     ):
         raise RDFormatError(f"{where}: 'num_images' must be a non-negative integer or null")
@@ -233,8 +234,18 @@ def validate(curve: RDCurve) -> None:
 
 
 _OWN_KEYS = {
-    "name", "description", "format", "experiment", "metric", "metrics", "bpp_source",
-    "dataset", "num_images", "uncompressed", "provenance", "results",
+    "name",
+    "description",
+    "format",
+    "experiment",
+    "metric",
+    "metrics",
+    "bpp_source",
+    "dataset",
+    "num_images",
+    "uncompressed",
+    "provenance",
+    "results",
 }
 
 

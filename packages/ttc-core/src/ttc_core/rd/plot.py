@@ -90,9 +90,14 @@ def plot_rd(
         if mixed:
             label += f", {curve.rate_label(rate_key)} bpp"
         ax.plot(
-            xs, ys, label=label, color=colour,
-            marker=_MARKERS[index % len(_MARKERS)], markersize=6,
-            linestyle="--" if is_paper else "-", linewidth=1.2 if is_paper else 1.6,
+            xs,
+            ys,
+            label=label,
+            color=colour,
+            marker=_MARKERS[index % len(_MARKERS)],
+            markersize=6,
+            linestyle="--" if is_paper else "-",
+            linewidth=1.2 if is_paper else 1.6,
             markerfacecolor="none" if is_paper else colour,
         )
 
@@ -101,12 +106,19 @@ def plot_rd(
     for i, curve in enumerate(paper):
         draw(curve, len(curves) + i, True)
 
-    references = [uncompressed] if uncompressed is not None else sorted(
-        {c.uncompressed[metric] for c in everything if metric in c.uncompressed}
+    references = (
+        [uncompressed]
+        if uncompressed is not None
+        else sorted({c.uncompressed[metric] for c in everything if metric in c.uncompressed})
     )
     for j, value in enumerate(references):
-        ax.axhline(value, color="0.35", linestyle=":", linewidth=1.4,
-                   label=uncompressed_label if j == 0 else None)
+        ax.axhline(
+            value,
+            color="0.35",
+            linestyle=":",
+            linewidth=1.4,
+            label=uncompressed_label if j == 0 else None,
+        )
 
     if title is None:
         experiments = {c.experiment for c in everything}
