@@ -3,6 +3,8 @@
 - ``ttc rd collect``: evaluation logs of several runs (one per rate point) to one RD curve;
   inputs and selection rules are documented in :mod:`ttc_core.rd.collect`.
 - ``ttc rd validate``: check RD files against the schema of :mod:`ttc_core.rd.format`.
+- ``ttc rd sweep``: one training run per α through the frameworks' launchers, resumable, then
+  collect (:mod:`ttc_core.rd.sweep`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Sequence
 
 from ttc_core.rd.collect import SELECT_RULES, CollectError, collect_runs
 from ttc_core.rd.format import RDFormatError, dumps, load_rd, save_rd
+from ttc_core.rd.sweep import FRAMEWORKS, SweepError, plan_sweep, run_sweep
 
 PROG = "ttc rd"
 
@@ -42,21 +45,9 @@ example (Detectron2 AP in percent, stored as the paper's fraction):
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Build and check RD JSON files.")
-    sub = parser.add_subparsers(dest="command", metavar="{collect,validate}")
-
-    c = sub.add_parser(
-        "collect",
-        prog=f"{PROG} collect",
-        epilog=COLLECT_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        help="evaluation logs of several runs (one per rate point) to one RD JSON file",
-        description="Collect the evaluations of several runs, one rate point each, into one "
-        "RD curve (one method).",
-    )
-    c.add_argument("runs", nargs="+", metavar="RUN", help="run directories or results files")
-    c.add_argument("--metric", required=True, metavar="KEY", help="metric key in the records")
+def _add_collect_options(c: argparse.ArgumentParser, required: bool) -> None:
+    """Options naming what to collect (shared by ``collect`` and ``sweep``)."""
+    c.add_argument("--metric", required=required, metavar="KEY", help="metric key in the records")
     c.add_argument(
         "--metric-name",
         metavar="NAME",
@@ -108,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="GLOB",
         help="results file(s) of each run, relative to RUN (repeatable)",
     )
-    c.add_argument("--name", required=True, help="method name (the curve's legend)")
+    c.add_argument("--name", required=required, help="method name (the curve's legend)")
     c.add_argument("--description", default="")
     c.add_argument("--experiment", help="experiment tag, e.g. cityscapes_depth")
     c.add_argument("--dataset", help="evaluation dataset, e.g. cityscapes_val")
@@ -118,6 +109,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("-o", "--output", help="RD JSON file to write (default: print it)")
 
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Build and check RD JSON files.")
+    sub = parser.add_subparsers(dest="command", metavar="{collect,validate,sweep}")
+
+    c = sub.add_parser(
+        "collect",
+        prog=f"{PROG} collect",
+        epilog=COLLECT_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        help="evaluation logs of several runs (one per rate point) to one RD JSON file",
+        description="Collect the evaluations of several runs, one rate point each, into one "
+        "RD curve (one method).",
+    )
+    c.add_argument("runs", nargs="+", metavar="RUN", help="run directories or results files")
+    _add_collect_options(c, required=True)
+
     v = sub.add_parser(
         "validate",
         prog=f"{PROG} validate",
@@ -125,6 +133,30 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check RD JSON files against ttc's RD schema.",
     )
     v.add_argument("files", nargs="+", metavar="FILE")
+
+    w = sub.add_parser(
+        "sweep",
+        prog=f"{PROG} sweep",
+        help="train one model per rate weight α (resumable), then collect",
+        description="Launch one training run per rate weight α through the framework's own "
+        "launcher (tools/train_net.py or tools/train.py; torchrun for several GPUs), skipping "
+        "runs that finished earlier, then collect them into one RD JSON file when --metric and "
+        "--name are given. Arguments after '--' go to the launcher.",
+    )
+    w.add_argument("--framework", choices=sorted(FRAMEWORKS), required=True)
+    w.add_argument("--config", required=True, help="the framework config of the method")
+    w.add_argument("--alphas", type=float, nargs="+", required=True, metavar="A")
+    w.add_argument("--out", required=True, help="sweep directory (one sub-directory per α)")
+    w.add_argument("--num-gpus", type=int, default=1, help="GPUs per run (default: 1)")
+    w.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
+    w.add_argument("--alpha-key", help="config key of α (default: the framework's)")
+    w.add_argument("--tools-dir", default="tools", help="where the launchers are (default: tools)")
+    w.add_argument(
+        "--commands",
+        action="store_true",
+        help="print the commands of the unfinished runs (one per line, for a scheduler) and exit",
+    )
+    _add_collect_options(w, required=False)
     return parser
 
 
@@ -159,6 +191,31 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace, launcher_args: Sequence[str]) -> int:
+    import shlex
+
+    points = plan_sweep(
+        args.framework,
+        args.config,
+        args.alphas,
+        args.out,
+        num_gpus=args.num_gpus,
+        alpha_key=args.alpha_key,
+        extra=launcher_args,
+        tools_dir=args.tools_dir,
+    )
+    if args.commands:
+        for p in points:
+            if not p.done:
+                print(shlex.join(p.command))
+        return 0
+    run_sweep(points, jobs=args.jobs)
+    if args.metric and args.name:
+        args.runs = [str(p.run_dir) for p in points]
+        return _collect(args)
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     for path in args.files:
         curve = load_rd(path)
@@ -173,17 +230,24 @@ def _validate(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    launcher_args: list[str] = []
+    if "--" in argv:  # everything after '--' belongs to the sweep's launcher
+        cut = argv.index("--")
+        argv, launcher_args = argv[:cut], argv[cut + 1 :]
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: choose a command: collect or validate", file=sys.stderr)
+        print(f"{PROG}: choose a command: collect, validate or sweep", file=sys.stderr)
         return 2
     try:
+        if args.command == "sweep":
+            return _sweep(args, launcher_args)
         return _collect(args) if args.command == "collect" else _validate(args)
-    except (CollectError, RDFormatError) as err:
+    except (CollectError, RDFormatError, SweepError) as err:
         print(f"{PROG} {args.command}: {err}", file=sys.stderr)
         return 2
     except OSError as err:
