@@ -50,3 +50,12 @@ def test_exit_codes(files, tmp_path, capsys):
     assert main(["compress", str(img), "-c", str(not_ckpt), "-o", str(bad)]) == 2
     assert "ttc_codec" in capsys.readouterr().err
     assert main(["nonsense"]) == 2
+
+
+def test_resize_before_coding(files, capsys):
+    root, ckpt, img = files
+    out = root / "r.ttc"
+    assert main(["compress", str(img), "-c", str(ckpt), "-o", str(out), "--resize", "25,30"]) == 0
+    assert main(["info", str(out)]) == 0
+    assert "21×30" in capsys.readouterr().out  # 50×70 → short 25 → 25×35 → capped at 30 wide
+    assert main(["compress", str(img), "-c", str(ckpt), "-o", str(out), "--resize", "0"]) == 2

@@ -10,21 +10,30 @@ Spec (``format: "ttc-codec/1"``)::
 
     {"format": "ttc-codec/1",
      "input": {"mean": [..3], "std": [..3], "scale": 255.0,  # model input = (x·scale − mean)/std
-               "channel_order": "RGB" | "BGR"},                 # for x in [0, 1]
+               "channel_order": "RGB" | "BGR",                  # for x in [0, 1]
+               "resize_shortest_edge": None | [short, max]},    # the task's test-time resize
      "base": {"kwargs": {...BaseBottleneck args}, "prefix": "backbone.bottleneck."},
      "base_downsample": None | {"kwargs": {...Downsample args}, "prefix": "..."},
      "enhancement": None | {"kwargs": {...EnhancementBottleneck args}, "prefix": "...",
                             "downsample": None | {"kwargs": ..., "prefix": ...},
                             "output": "image" | "pseudo_image"}}
 
+Where the spec lives in a checkpoint (:func:`find_codec_spec`, first match): the top-level key
+``"ttc_codec"``; MMEngine's ``meta["ttc_codec"]``; or a module's ``_extra_state`` entry in the
+state dict holding the spec as UTF-8 JSON bytes (:func:`spec_to_tensor`), which any
+checkpointer saves with the weights, e.g. Detectron2's stock lazy trainer.
+
 Checkpoints are loaded with ``torch.load(weights_only=True)``. Framework checkpoints can hold
-numpy scalars/arrays in their metadata, which the safe unpickler refuses; :func:`load_checkpoint`
-allows exactly those numpy reconstruction helpers for the duration of the call, never
-arbitrary code.
+numpy scalars/arrays in their metadata, which the safe unpickler refuses;
+:func:`register_safe_globals` allows exactly those numpy data types (never arbitrary code) for
+the process, and :func:`load_checkpoint` calls it. It registers permanently on purpose: the
+``torch.serialization.safe_globals`` context manager removes on exit what it listed, which
+would undo the same registration made by an adapter for the frameworks' own loaders.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -34,9 +43,13 @@ import torch
 __all__ = [
     "CODEC_FORMAT",
     "CheckpointError",
+    "find_codec_spec",
     "load_checkpoint",
     "make_codec_spec",
+    "register_safe_globals",
     "safe_numpy_globals",
+    "spec_from_tensor",
+    "spec_to_tensor",
     "state_dict_of",
     "sub_state_dict",
 ]
@@ -62,14 +75,20 @@ def safe_numpy_globals() -> list:
     return names
 
 
+def register_safe_globals() -> None:
+    """Allow the numpy data types of :func:`safe_numpy_globals` in ``weights_only`` loads."""
+    torch.serialization.add_safe_globals(safe_numpy_globals())
+
+
 def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """``torch.load`` with ``weights_only=True`` plus numpy metadata types; CPU tensors."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint not found: {path}")
+    register_safe_globals()
     try:
-        with torch.serialization.safe_globals(safe_numpy_globals()):
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as f:
+            obj = torch.load(f, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
         raise CheckpointError(f"cannot read checkpoint {path}: {exc}") from exc
     if not isinstance(obj, Mapping):
@@ -125,6 +144,7 @@ def make_codec_spec(
     std: list[float] | tuple[float, ...] = (1.0, 1.0, 1.0),
     scale: float = 1.0,
     channel_order: str = "RGB",
+    resize_shortest_edge: tuple[int, int] | None = None,
     base_downsample: tuple[Mapping[str, Any], str] | None = None,
     enhancement: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -135,8 +155,13 @@ def make_codec_spec(
         base_prefix: its state-dict prefix in the framework model, e.g. ``"backbone.bottleneck."``.
         mean, std, scale: the model input is ``(x·scale − mean) / std`` for ``x`` in [0, 1].
         channel_order: ``"RGB"`` or ``"BGR"`` (Detectron2's default input format).
+        resize_shortest_edge: ``(short, max)`` when the task resizes images before coding
+            (Detectron2's test-time ``ResizeShortestEdge``), so ``ttc compress`` codes the same
+            size the model was evaluated at.
         base_downsample: ``(Downsample kwargs, prefix)`` when a learned downsample precedes ``f``.
-        enhancement: ``{"kwargs", "prefix", "downsample": (kwargs, prefix) | None, "output"}``.
+        enhancement: ``{"kwargs", "prefix", "downsample": (kwargs, prefix) | None, "output",
+            "task_decoder": None | "module:function"}``; the task decoder is called as
+            ``fn(checkpoint_path, decoded_stream) -> numpy array`` (an image or label map).
     """
     if channel_order not in ("RGB", "BGR"):
         raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {channel_order!r}")
@@ -147,6 +172,9 @@ def make_codec_spec(
             "std": _plain(std),
             "scale": float(scale),
             "channel_order": channel_order,
+            "resize_shortest_edge": None
+            if resize_shortest_edge is None
+            else [int(v) for v in resize_shortest_edge],
         },
         "base": _module_spec(base_kwargs, base_prefix),
         "base_downsample": None if base_downsample is None else _module_spec(*base_downsample),
@@ -155,6 +183,7 @@ def make_codec_spec(
     if enhancement is not None:
         down = enhancement.get("downsample")
         output = enhancement.get("output", "image")
+        task_decoder = enhancement.get("task_decoder")
         if output not in ("image", "pseudo_image"):
             raise ValueError(
                 f"enhancement output must be 'image' or 'pseudo_image', got {output!r}"
@@ -163,5 +192,47 @@ def make_codec_spec(
             **_module_spec(enhancement["kwargs"], enhancement["prefix"]),
             "downsample": None if down is None else _module_spec(*down),
             "output": output,
+            # "module:function" turning a decoded pseudo-image into the task's output (e.g. a
+            # segmentation map); imported only by `ttc decompress`, so ttc-core stays
+            # framework-free
+            "task_decoder": task_decoder,
         }
     return spec
+
+
+def spec_to_tensor(spec: Mapping[str, Any]) -> torch.Tensor:
+    """A codec spec as a uint8 tensor of UTF-8 JSON (for a module's ``get_extra_state``)."""
+    data = json.dumps(spec, sort_keys=True).encode()
+    return torch.frombuffer(bytearray(data), dtype=torch.uint8).clone()
+
+
+def spec_from_tensor(value: Any) -> dict[str, Any] | None:
+    """Inverse of :func:`spec_to_tensor`; None when ``value`` holds no codec spec."""
+    if not isinstance(value, torch.Tensor) or value.dtype != torch.uint8 or value.dim() != 1:
+        return None
+    try:
+        spec = json.loads(value.cpu().numpy().tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if isinstance(spec, dict) and str(spec.get("format", "")).startswith("ttc-codec/"):
+        return spec
+    return None
+
+
+def find_codec_spec(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``ttc_codec`` spec of a checkpoint (see the module docstring), or None."""
+    if isinstance(checkpoint.get("ttc_codec"), Mapping):
+        return dict(checkpoint["ttc_codec"])
+    meta = checkpoint.get("meta")
+    if isinstance(meta, Mapping) and isinstance(meta.get("ttc_codec"), Mapping):
+        return dict(meta["ttc_codec"])
+    try:
+        state = state_dict_of(checkpoint)
+    except CheckpointError:
+        return None
+    for key, value in state.items():
+        if key.endswith("_extra_state"):
+            spec = spec_from_tensor(value)
+            if spec is not None:
+                return spec
+    return None

@@ -31,6 +31,7 @@ from .bottleneck import STRIDE, BaseBottleneck
 from .checkpoint import (
     CODEC_FORMAT,
     CheckpointError,
+    find_codec_spec,
     load_checkpoint,
     state_dict_of,
     sub_state_dict,
@@ -123,10 +124,7 @@ class ScalableCodec(nn.Module):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike) -> ScalableCodec:
         ckpt = load_checkpoint(path)
-        spec = ckpt.get("ttc_codec")
-        if spec is None:
-            meta = ckpt.get("meta")
-            spec = meta.get("ttc_codec") if isinstance(meta, Mapping) else None
+        spec = find_codec_spec(ckpt)
         if spec is None:
             raise CheckpointError(
                 f"{os.fspath(path)} carries no 'ttc_codec' spec: it was not written by a ttc "
@@ -201,6 +199,12 @@ class ScalableCodec(nn.Module):
     def enhancement_input(self, x: Tensor) -> Tensor:
         x = self.normalise(x)
         return self.enhancement_downsample(x) if self.enhancement_downsample is not None else x
+
+    @property
+    def resize_shortest_edge(self) -> tuple[int, int] | None:
+        """The task's test-time resize ``(short, max)`` recorded in the spec, if any."""
+        value = self.spec["input"].get("resize_shortest_edge")
+        return None if value is None else (int(value[0]), int(value[1]))
 
     def coded_size(self, height: int, width: int, layer: str = "base") -> tuple[int, int]:
         """Size of the tensor fed to a layer's analysis transform for an H×W image."""

@@ -30,6 +30,33 @@ def _read_image(path: str):
     return torch.from_numpy(arr).permute(2, 0, 1)[None].contiguous()
 
 
+def _resize_shortest_edge(x, short: int, max_size: int):
+    """Resize like Detectron2's ``ResizeShortestEdge`` at test time (bilinear)."""
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    scale = short / min(h, w)
+    if max(h, w) * scale > max_size:
+        scale = max_size / max(h, w)
+    size = (int(h * scale + 0.5), int(w * scale + 0.5))
+    if size == (h, w):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+def _parse_resize(text: str) -> tuple[int, int]:
+    try:
+        short, _, max_size = text.partition(",")
+        value = (int(short), int(max_size) if max_size else 10**9)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected SHORT[,MAX], e.g. 800,1333, got {text!r}"
+        ) from None
+    if min(value) <= 0:
+        raise argparse.ArgumentTypeError(f"sizes must be positive, got {text!r}")
+    return value
+
+
 def _write_image(tensor, path: str) -> None:
     import numpy as np
     from PIL import Image
@@ -54,6 +81,8 @@ def _run(func, argv: Sequence[str] | None) -> int:
 
     try:
         return func(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
     except (BitstreamError, CheckpointError, ValueError, FileNotFoundError) as exc:
         _log(f"error: {exc}")
         return EXIT_BAD_INPUT
@@ -81,9 +110,26 @@ def _compress(argv: Sequence[str] | None) -> int:
         default="wavefront",
         help="coding order: fast wavefront (default) or serial raster",
     )
+    size = p.add_mutually_exclusive_group()
+    size.add_argument(
+        "--resize",
+        type=_parse_resize,
+        metavar="SHORT[,MAX]",
+        help="resize the shortest edge to SHORT (longest at most MAX) before coding; default: "
+        "the test-time resize recorded in the checkpoint, if any",
+    )
+    size.add_argument(
+        "--no-resize",
+        action="store_true",
+        help="code the image at its own size even if the checkpoint records a resize",
+    )
     args = p.parse_args(argv)
     x = _read_image(args.image)
     codec = _load_codec(args.checkpoint)
+    resize = None if args.no_resize else (args.resize or codec.resize_shortest_edge)
+    if resize is not None:
+        x = _resize_shortest_edge(x, *resize)
+        _log(f"resized to {x.shape[-2]}×{x.shape[-1]} (shortest edge {resize[0]}, max {resize[1]})")
     t0 = time.perf_counter()
     data = codec.compress(x, layers=args.layers, order=args.order)
     elapsed = time.perf_counter() - t0
@@ -113,6 +159,12 @@ def _decompress(argv: Sequence[str] | None) -> int:
         default="all",
         help="decode only the base layer, or all layers present (default)",
     )
+    p.add_argument(
+        "--task-output",
+        action="store_true",
+        help="write the assisted task's output (e.g. a segmentation map) computed by the "
+        "checkpoint's task decoder from the decoded enhancement layer",
+    )
     args = p.parse_args(argv)
     with open(args.stream, "rb") as f:
         data = f.read()
@@ -120,7 +172,9 @@ def _decompress(argv: Sequence[str] | None) -> int:
     t0 = time.perf_counter()
     out = codec.decompress(data, layers=args.layers)
     _log(f"decoded {args.stream} in {time.perf_counter() - t0:.2f}s")
-    if args.output.endswith(".pt"):
+    if args.task_output:
+        _write_task_output(codec, args.checkpoint, out, args.output)
+    elif args.output.endswith(".pt"):
         import torch
 
         tensors = {
@@ -143,6 +197,35 @@ def _decompress(argv: Sequence[str] | None) -> int:
         _write_image(image, args.output)
     _log(f"wrote {args.output}")
     return 0
+
+
+def _write_task_output(codec, checkpoint: str, decoded, path: str) -> None:
+    """Run the spec's ``task_decoder`` ("module:function") and save what it returns."""
+    import importlib
+
+    import numpy as np
+    from PIL import Image
+
+    enh = codec.spec.get("enhancement") or {}
+    target = enh.get("task_decoder")
+    if decoded.enhancement_output is None or not target:
+        raise ValueError(
+            "--task-output needs a stream with an enhancement layer and a checkpoint whose "
+            "enhancement names a task decoder"
+        )
+    module, _, func = target.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), func)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(
+            f"task decoder {target!r} is not available ({exc}); install the plugin that "
+            "trained this checkpoint"
+        ) from None
+    result = np.asarray(fn(checkpoint, decoded))
+    if path.endswith(".npy"):
+        np.save(path, result)
+    else:
+        Image.fromarray(result.astype(np.uint8)).save(path)
 
 
 def _info(argv: Sequence[str] | None) -> int:

@@ -1,0 +1,11 @@
+# Baseline (METHOD section 2): beta = 0 for the encoder. g_a is still trained, as a probe on a
+# detached y_b (probe_weight scales only the probe's own learning), so the direct
+# reconstruction PSNR can be reported; the analysis transform gets no gradient from it.
+_base_ = [
+    '../_base_/models/ttc-base_lraspp_m-v3-d8.py',
+    '../_base_/datasets/cityscapes-disparity_1024x2048.py',
+    '../_base_/schedules/adam-1e-4_100e-early-stop.py',
+]
+custom_imports = dict(imports=['ttc_mmseg'], allow_failed_imports=False)
+model = dict(
+    codec_loss=dict(alpha=1.0, beta=0.0, mode='baseline', probe_weight=1.0))

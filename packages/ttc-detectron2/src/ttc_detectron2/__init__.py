@@ -1,0 +1,50 @@
+"""ttc-detectron2: the compressible base layer as a Detectron2 backbone, for COCO detection.
+
+**Importing this package registers its components with Detectron2** (the modules below are
+imported here for that side effect, as Detectron2's own projects do):
+
+- ``BACKBONE_REGISTRY``:  ``build_ttc_backbone`` (:mod:`ttc_detectron2.backbone`)
+- ``META_ARCH_REGISTRY``: ``TTCGeneralizedRCNN`` (:mod:`ttc_detectron2.meta_arch`)
+
+Then call :func:`add_ttc_config` on the config before merging a ttc YAML file. Forgetting
+either gives Detectron2's "No object named ... found in registry" / "Non-existent config key"
+errors; :func:`helpful_errors` turns them into messages that say what to do.
+
+Reference: A. de Andrade, I. Bajić, "Towards Task-Compatible Compressible Representations",
+ICME 2024 Workshop on Coding for Machines (arXiv:2405.10244).
+"""
+
+try:
+    import detectron2  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "ttc_detectron2 needs Detectron2, which is not on PyPI under its own name: run "
+        "`make install` (installs the sal-detectron2 wheel), or install Detectron2 from "
+        "https://github.com/facebookresearch/detectron2"
+    ) from exc
+
+from . import checkpoint  # noqa: F401  (allows numpy metadata in weights_only loads)
+from .backbone import TTCBackbone, TTCTerms, build_ttc_backbone  # registers the backbone
+from .checkpoint import TTCCheckpointer, codec_spec_of
+from .config import add_ttc_config, has_ttc_config, validate_ttc_config
+from .errors import TTCConfigError, explain, helpful_errors
+from .evaluation import TTCRateEvaluator
+from .meta_arch import TTCGeneralizedRCNN  # registers the meta-architecture
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TTCBackbone",
+    "TTCCheckpointer",
+    "TTCConfigError",
+    "TTCGeneralizedRCNN",
+    "TTCRateEvaluator",
+    "TTCTerms",
+    "add_ttc_config",
+    "build_ttc_backbone",
+    "codec_spec_of",
+    "explain",
+    "has_ttc_config",
+    "helpful_errors",
+    "validate_ttc_config",
+]

@@ -1,0 +1,67 @@
+"""Checkpoints of ttc detectors: the codec spec inside, and safe loading under torch >= 2.6.
+
+- **Codec spec.** ``ttc compress -c model_final.pth`` rebuilds the codec without Detectron2
+  from the ``"ttc_codec"`` entry (:mod:`ttc_core.checkpoint`). :class:`TTCCheckpointer` (used by
+  tools/train_net.py) writes it at the top level of every checkpoint. The spec also travels
+  inside the model's state dict (``backbone._extra_state``, see
+  :class:`~ttc_detectron2.backbone.TTCBackbone`), so checkpoints written by any checkpointer
+  (e.g. Detectron2's stock ``tools/lazyconfig_train_net.py``) carry it too;
+  :func:`codec_spec_of` reads either place.
+- **weights_only.** torch >= 2.6 unpickles checkpoints with ``weights_only=True``; fvcore's
+  checkpointer relies on that default. Framework checkpoints may hold numpy scalars/arrays in
+  their metadata, which the safe unpickler refuses. Importing this module allows exactly the
+  numpy data types listed by :func:`ttc_core.checkpoint.safe_numpy_globals` (data, never code),
+  so ``--resume`` keeps working with the safety on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from detectron2.checkpoint import DetectionCheckpointer
+from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+from ttc_core.checkpoint import register_safe_globals, state_dict_of
+
+from .backbone import TTCBackbone, codec_spec_from_state_dict
+
+__all__ = ["TTCCheckpointer", "allow_numpy_metadata", "codec_spec_of", "find_ttc_backbone"]
+
+
+def allow_numpy_metadata() -> None:
+    """Allow numpy data types (only) in ``torch.load(weights_only=True)`` (idempotent)."""
+    register_safe_globals()
+
+
+allow_numpy_metadata()
+
+
+def find_ttc_backbone(model: torch.nn.Module) -> TTCBackbone | None:
+    """The :class:`TTCBackbone` of a (possibly DDP-wrapped) model, or None."""
+    if isinstance(model, (DistributedDataParallel, DataParallel)):
+        model = model.module
+    backbone = getattr(model, "backbone", None)
+    return backbone if isinstance(backbone, TTCBackbone) else None
+
+
+def codec_spec_of(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The codec spec of a loaded checkpoint: top-level ``"ttc_codec"``, else the state dict's."""
+    spec = checkpoint.get("ttc_codec")
+    if isinstance(spec, Mapping):
+        return dict(spec)
+    try:
+        return codec_spec_from_state_dict(dict(state_dict_of(checkpoint)))
+    except ValueError:
+        return None
+
+
+class TTCCheckpointer(DetectionCheckpointer):
+    """``DetectionCheckpointer`` that writes the ``"ttc_codec"`` spec into every checkpoint."""
+
+    def save(self, name: str, **kwargs: Any) -> None:
+        backbone = find_ttc_backbone(self.model)
+        if backbone is not None and "ttc_codec" not in kwargs:
+            kwargs["ttc_codec"] = backbone.codec_spec()
+        super().save(name, **kwargs)

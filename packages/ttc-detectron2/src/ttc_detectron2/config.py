@@ -1,0 +1,202 @@
+"""The ``MODEL.TTC`` config node (and two solver keys) of the ttc plugin.
+
+Call :func:`add_ttc_config` on a fresh ``get_cfg()`` *before* merging a ttc YAML file, as
+Detectron2's projects do (``add_pointrend_config``, ``add_deeplab_config``)::
+
+    from detectron2.config import get_cfg
+    import ttc_detectron2
+
+    cfg = get_cfg()
+    ttc_detectron2.add_ttc_config(cfg)
+    cfg.merge_from_file("configs/detectron2/ttc_proposed_R_50_FPN_1x_coco.yaml")
+
+:func:`validate_ttc_config` checks the values and raises :class:`TTCConfigError` with the key
+name and what is allowed; the backbone and the meta-architecture call it when they are built.
+
+Reference: A. de Andrade, I. Bajić, "Towards Task-Compatible Compressible Representations",
+ICME 2024 Workshop on Coding for Machines (arXiv:2405.10244).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from detectron2.config import CfgNode as CN
+
+from .errors import TTCConfigError
+
+__all__ = [
+    "MODES",
+    "OPTIMIZERS",
+    "CLIP_TYPES",
+    "add_ttc_config",
+    "bottleneck_kwargs",
+    "has_ttc_config",
+    "validate_ttc_config",
+]
+
+MODES = ("proposed", "baseline")
+OPTIMIZERS = ("SGD", "ADAM")
+#: "value" / "norm" clip each parameter separately (Detectron2's own types); "full_model" clips
+#: the global norm of all gradients together (what the reference's Lightning loop did).
+CLIP_TYPES = ("value", "norm", "full_model")
+CODING_ORDERS = ("wavefront", "raster")
+ACTIVATIONS = ("elu", "relu", "gelu", "leaky_relu")
+
+
+def add_ttc_config(cfg: CN) -> CN:
+    """Add the ttc keys, with their defaults, to ``cfg`` (in place; also returned).
+
+    Adds ``MODEL.TTC`` and ``SOLVER.OPTIMIZER`` / ``SOLVER.ADAM_BETAS``. Idempotent.
+    """
+    cfg.MODEL.TTC = CN()
+    t = cfg.MODEL.TTC
+    # -- the base-layer codec (ttc_core.bottleneck.BaseBottleneck), METHOD §3 ------------------
+    # Channels M of the quantised latent ŷ_b (the reference uses 192).
+    t.LATENT_CHANNELS = 192
+    # Widths after the first three 5×5 stride-2 convolutions of the analysis transform f.
+    t.ANALYSIS_CHANNELS = [24, 48, 192]
+    # Residual bottleneck blocks after each of those three convolutions.
+    t.ANALYSIS_BLOCKS = 3
+    # Widths of both synthesis transforms (g_b → pseudo-image, g_a → reconstruction).
+    t.SYNTHESIS_CHANNELS = [192, 48, 24]
+    # Residual blocks per stage of g_b, the pseudo-image decoder feeding the detector (n = 1).
+    t.TASK_BLOCKS = 1
+    # Residual blocks per stage of g_a, the direct-reconstruction decoder (n = 3).
+    t.RECON_BLOCKS = 3
+    # Activation of the residual blocks: "elu" (the paper's), "relu", "gelu", "leaky_relu".
+    t.ACTIVATION = "elu"
+    # -- the loss: detection losses + ALPHA·bpp + weight·rec (METHOD §2) -------------------------
+    # Rate weight α: loss_rate = ALPHA · mean estimated bpp of the batch. One model per value.
+    t.ALPHA = 1.0
+    # Reconstruction reward β (rec = 255·RMSE of g_a(ŷ_b) on [0,1] pixels); "proposed" mode.
+    # The reference release uses 0.1, the slides 0.01.
+    t.BETA = 0.1
+    # "proposed": β·rec trains the encoder too. "baseline": the encoder gets no reconstruction
+    # gradient; g_a is trained as a probe on a detached ŷ_b (weight PROBE_WEIGHT).
+    t.MODE = "proposed"
+    # Weight of the probe's loss in "baseline" mode (only scales the probe's own learning).
+    t.PROBE_WEIGHT = 1.0
+    # -- the detector side ------------------------------------------------------------------------
+    # Name (in BACKBONE_REGISTRY) of the stock backbone that runs on the pseudo-image.
+    t.INNER = "build_resnet_fpn_backbone"
+    # True: the pseudo-image is an RGB image in [0,1] that is normalised like the detector's
+    # input ((p·255 − PIXEL_MEAN)/PIXEL_STD, channels in INPUT.FORMAT order), as the reference
+    # fed torchvision's detector; this keeps pretrained detector weights in their input range.
+    # False: the pseudo-image is fed to the inner backbone as it is.
+    t.NORMALIZE_PSEUDO_IMAGE = True
+    # -- evaluation -------------------------------------------------------------------------------
+    # Decode g_a(ŷ_b) at inference and report its PSNR (direct reconstruction).
+    t.TEST_RECONSTRUCTION = True
+    # Also entropy-code every test image with the real rANS coder and report actual bits
+    # (8·bytes of the stream). Slower than the estimate (the context model decodes serially).
+    t.TEST_ACTUAL_BITS = False
+    # Order of the real coder: "wavefront" (parallel anti-diagonals) or "raster".
+    t.CODING_ORDER = "wavefront"
+
+    # -- solver: the reference trains with Adam, lr 1e-4, global gradient-norm clip 1.0 ---------
+    # "SGD" (Detectron2's default optimizer) or "ADAM".
+    cfg.SOLVER.OPTIMIZER = "SGD"
+    # Adam's (β1, β2).
+    cfg.SOLVER.ADAM_BETAS = (0.9, 0.999)
+    return cfg
+
+
+def has_ttc_config(cfg: Any) -> bool:
+    """Whether :func:`add_ttc_config` was called on ``cfg``."""
+    try:
+        return isinstance(cfg.MODEL.TTC, CN) and "LATENT_CHANNELS" in cfg.MODEL.TTC
+    except (AttributeError, KeyError):
+        return False
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise TTCConfigError(f"{key} = {value!r} is invalid: {allowed}")
+
+
+def _check_number(key: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(key, value, "expected a number")
+    if not (math.isfinite(value) and value >= 0):
+        _fail(key, value, "expected a finite number >= 0")
+
+
+def _check_int(key: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        _fail(key, value, f"expected an integer >= {minimum}")
+
+
+def validate_ttc_config(cfg: CN) -> None:
+    """Check the ttc keys of ``cfg``; raise :class:`TTCConfigError` naming the bad key."""
+    if not has_ttc_config(cfg):
+        raise TTCConfigError(
+            "this config has no MODEL.TTC node: call `ttc_detectron2.add_ttc_config(cfg)` on the "
+            "config before merging a ttc config file (see ttc_detectron2's README)"
+        )
+    t = cfg.MODEL.TTC
+    _check_int("MODEL.TTC.LATENT_CHANNELS", t.LATENT_CHANNELS, 1)
+    for key in ("ANALYSIS_CHANNELS", "SYNTHESIS_CHANNELS"):
+        value = list(t[key])
+        if len(value) != 3 or any(
+            isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in value
+        ):
+            _fail(f"MODEL.TTC.{key}", value, "expected three positive integer widths")
+    for key in ("ANALYSIS_BLOCKS", "TASK_BLOCKS", "RECON_BLOCKS"):
+        _check_int(f"MODEL.TTC.{key}", t[key], 0)
+    if t.ACTIVATION not in ACTIVATIONS:
+        _fail("MODEL.TTC.ACTIVATION", t.ACTIVATION, f"choose one of {ACTIVATIONS}")
+    for key in ("ALPHA", "BETA", "PROBE_WEIGHT"):
+        _check_number(f"MODEL.TTC.{key}", t[key])
+    if t.MODE not in MODES:
+        _fail("MODEL.TTC.MODE", t.MODE, f"choose one of {MODES}")
+    if t.CODING_ORDER not in CODING_ORDERS:
+        _fail("MODEL.TTC.CODING_ORDER", t.CODING_ORDER, f"choose one of {CODING_ORDERS}")
+    for key in ("NORMALIZE_PSEUDO_IMAGE", "TEST_RECONSTRUCTION", "TEST_ACTUAL_BITS"):
+        if not isinstance(t[key], bool):
+            _fail(f"MODEL.TTC.{key}", t[key], "expected True or False")
+
+    from detectron2.modeling import BACKBONE_REGISTRY
+
+    if t.INNER not in BACKBONE_REGISTRY:
+        _fail(
+            "MODEL.TTC.INNER",
+            t.INNER,
+            "expected the name of a backbone in BACKBONE_REGISTRY "
+            "(e.g. 'build_resnet_fpn_backbone')",
+        )
+    if t.INNER.startswith("build_ttc_"):
+        _fail("MODEL.TTC.INNER", t.INNER, "the inner backbone cannot be a ttc backbone itself")
+
+    if cfg.INPUT.FORMAT not in ("BGR", "RGB"):
+        _fail("INPUT.FORMAT", cfg.INPUT.FORMAT, "the ttc codec codes colour images: 'BGR' or 'RGB'")
+    for key in ("PIXEL_MEAN", "PIXEL_STD"):
+        if len(cfg.MODEL[key]) != 3:
+            _fail(f"MODEL.{key}", cfg.MODEL[key], "expected three values (one per colour)")
+    if any(s <= 0 for s in cfg.MODEL.PIXEL_STD):
+        _fail("MODEL.PIXEL_STD", cfg.MODEL.PIXEL_STD, "expected positive values")
+
+    if cfg.SOLVER.OPTIMIZER.upper() not in OPTIMIZERS:
+        _fail("SOLVER.OPTIMIZER", cfg.SOLVER.OPTIMIZER, f"choose one of {OPTIMIZERS}")
+    if len(cfg.SOLVER.ADAM_BETAS) != 2 or not all(0 <= b < 1 for b in cfg.SOLVER.ADAM_BETAS):
+        _fail("SOLVER.ADAM_BETAS", cfg.SOLVER.ADAM_BETAS, "expected two numbers in [0, 1)")
+    clip = cfg.SOLVER.CLIP_GRADIENTS
+    if clip.ENABLED and clip.CLIP_TYPE not in CLIP_TYPES:
+        _fail("SOLVER.CLIP_GRADIENTS.CLIP_TYPE", clip.CLIP_TYPE, f"choose one of {CLIP_TYPES}")
+
+
+def bottleneck_kwargs(cfg: CN) -> dict[str, Any]:
+    """Constructor arguments of :class:`ttc_core.bottleneck.BaseBottleneck` from ``cfg``."""
+    t = cfg.MODEL.TTC
+    return {
+        "in_channels": 3,
+        "latent_channels": int(t.LATENT_CHANNELS),
+        "analysis_channels": [int(c) for c in t.ANALYSIS_CHANNELS],
+        "analysis_blocks": int(t.ANALYSIS_BLOCKS),
+        "synthesis_channels": [int(c) for c in t.SYNTHESIS_CHANNELS],
+        "task_channels": 3,
+        "task_blocks": int(t.TASK_BLOCKS),
+        "recon_channels": 3,
+        "recon_blocks": int(t.RECON_BLOCKS),
+        "activation": str(t.ACTIVATION),
+    }

@@ -1,0 +1,77 @@
+"""Clear errors for the two usual plugin mistakes.
+
+Detectron2 reports a missing plugin import as ``KeyError: "No object named
+'TTCGeneralizedRCNN' found in 'META_ARCH' registry!"`` and a missing config extension as
+``KeyError: 'Non-existent config key: MODEL.TTC'``. Neither says what to do. Wrap the code
+that merges configs and builds models in :func:`helpful_errors`::
+
+    with ttc_detectron2.helpful_errors():
+        cfg.merge_from_file(path)
+        model = build_model(cfg)
+
+and such errors are re-raised as :class:`TTCConfigError` saying what to import or call (the
+original error is chained as the cause). Other errors pass through unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+__all__ = ["TTCConfigError", "explain", "helpful_errors"]
+
+#: names this plugin registers (kept in sync by tests/detectron2/test_config.py)
+REGISTERED = {
+    "META_ARCH": ("TTCGeneralizedRCNN",),
+    "BACKBONE": ("build_ttc_backbone",),
+}
+#: config keys that add_ttc_config adds
+ADDED_KEYS = ("MODEL.TTC", "SOLVER.OPTIMIZER", "SOLVER.ADAM_BETAS")
+
+_IMPORT_HINT = (
+    "`import ttc_detectron2` before building the model (importing the package registers its "
+    "backbones and meta-architecture with Detectron2), or run tools/train_net.py"
+)
+_CONFIG_HINT = (
+    "call `ttc_detectron2.add_ttc_config(cfg)` on the config before merging a ttc config file "
+    "(`cfg = get_cfg(); add_ttc_config(cfg); cfg.merge_from_file(...)`), or run "
+    "tools/train_net.py"
+)
+
+
+class TTCConfigError(ValueError):
+    """A ttc config value is invalid, or the plugin was not set up; the message says the fix."""
+
+
+_REGISTRY_RE = re.compile(r"No object named '([^']+)' found in '([^']+)' registry")
+_KEY_RE = re.compile(r"Non-existent config key: ([A-Za-z0-9_.]+)")
+
+
+def explain(exc: BaseException) -> str | None:
+    """A fix-it message for ``exc`` when it is one of the plugin mistakes, else ``None``."""
+    text = str(exc.args[0]) if getattr(exc, "args", None) else str(exc)
+    match = _REGISTRY_RE.search(text)
+    if match:
+        name, registry = match.groups()
+        if name in REGISTERED.get(registry, ()) or name.lower().startswith(("ttc", "build_ttc")):
+            return f"{registry} {name!r} is not registered: {_IMPORT_HINT}."
+        return None
+    match = _KEY_RE.search(text)
+    if match:
+        key = match.group(1)
+        if any(key == k or key.startswith(k + ".") for k in ADDED_KEYS):
+            return f"the config has no key {key}: {_CONFIG_HINT}."
+    return None
+
+
+@contextlib.contextmanager
+def helpful_errors() -> Iterator[None]:
+    """Re-raise plugin set-up mistakes as :class:`TTCConfigError` with a fix-it message."""
+    try:
+        yield
+    except (KeyError, AssertionError, AttributeError) as exc:
+        message = explain(exc)
+        if message is None:
+            raise
+        raise TTCConfigError(message) from exc

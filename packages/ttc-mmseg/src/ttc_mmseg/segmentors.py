@@ -1,0 +1,162 @@
+"""Segmentors that train a ttc base layer with their task (METHOD §2, base layer).
+
+``loss = task loss + α·bpp + β·rec``: :class:`TTCDepthEstimator` adds ``loss_rate`` and
+``loss_recon`` to mmseg's ``DepthEstimator`` losses (MMEngine sums every key containing
+``loss``) and logs ``bpp``, ``recon_rmse`` and ``recon_psnr`` (no ``loss`` in their names, so
+they are logged, not optimised). Predictions carry per-image ``bpp`` (estimated from the
+likelihoods), ``bits``, ``recon_psnr`` and, with ``test_cfg.actual_bits=True``, ``bits_actual``
+/ ``bpp_actual`` from the real rANS coder of ttc-core.
+
+:class:`CodecSegmentorMixin` holds everything that does not depend on the task, so that other
+segmentors (the enhancement stage's ``EncoderDecoder`` subclasses) can reuse it.
+"""
+
+from __future__ import annotations
+
+import torch
+from mmengine.config import ConfigDict
+from mmseg.models.segmentors import DepthEstimator
+from mmseg.registry import MODELS
+from torch import Tensor
+
+from ttc_core.checkpoint import make_codec_spec
+from ttc_core.losses import RateLoss, ReconstructionReward, psnr
+
+from .backbone import CodecTerms, TTCBackbone
+
+__all__ = ["CodecSegmentorMixin", "TTCDepthEstimator"]
+
+DEFAULT_CODEC_LOSS = dict(alpha=0.01, beta=0.1, mode="proposed", probe_weight=1.0)
+
+
+class CodecSegmentorMixin:
+    """Rate / reconstruction terms, per-image rate results and the codec spec of a segmentor
+    whose ``backbone`` is a :class:`~ttc_mmseg.backbone.TTCBackbone`."""
+
+    backbone: TTCBackbone
+
+    def _init_codec(self, codec_loss: dict | None) -> None:
+        if not isinstance(self.backbone, TTCBackbone):
+            raise TypeError(
+                f"{type(self).__name__} needs backbone=dict(type='TTCBackbone', ...), got "
+                f"{type(self.backbone).__name__}"
+            )
+        cfg = {**DEFAULT_CODEC_LOSS, **dict(codec_loss or {})}
+        unknown = set(cfg) - set(DEFAULT_CODEC_LOSS)
+        if unknown:
+            raise ValueError(
+                f"unknown codec_loss keys {sorted(unknown)}; known: {sorted(DEFAULT_CODEC_LOSS)}"
+            )
+        self.codec_loss_cfg = cfg
+        self.rate_loss = RateLoss(cfg["alpha"])
+        self.recon_reward = ReconstructionReward(cfg["beta"], cfg["mode"], cfg["probe_weight"])
+        self.backbone.detach_reconstruction = self.recon_reward.detach_latent
+        mean, std = self._input_normalization()
+        self.backbone.set_input_normalization(mean, std)
+
+    def _input_normalization(self) -> tuple[list[float], list[float]]:
+        """The data preprocessor's mean / std on 0–255 pixels (identity when it has none)."""
+        pre = getattr(self, "data_preprocessor", None)
+        if pre is not None and getattr(pre, "_enable_normalize", False):
+            return pre.mean.flatten().tolist(), pre.std.flatten().tolist()
+        return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+
+    # -- training ---------------------------------------------------------------------------
+    def codec_losses(self, terms: CodecTerms) -> dict[str, Tensor]:
+        """``loss_rate``, ``loss_recon`` and the logged ``bpp``, ``recon_rmse``, ``recon_psnr``."""
+        losses = dict(self.rate_loss(terms.bpp))
+        recon = terms.output.reconstruction
+        if recon is not None:
+            losses.update(self.recon_reward(recon, self.backbone.reconstruction_target(terms)))
+        return losses
+
+    # -- inference --------------------------------------------------------------------------
+    def attach_codec_results(self, data_samples, terms: CodecTerms) -> None:
+        """Per-image rate (and direct-reconstruction PSNR) into each prediction's metainfo."""
+        bits = terms.bits.detach().float().cpu()
+        info = [dict(bits=float(b), bpp=float(b) / terms.num_pixels) for b in bits]
+        if terms.output.reconstruction is not None:
+            target = self.backbone.reconstruction_target(terms)
+            for i, value in enumerate(psnr(terms.output.reconstruction.detach(), target).cpu()):
+                info[i]["recon_psnr"] = float(value)
+        if self.test_cfg.get("actual_bits", False):
+            for i, n_bits in enumerate(self.actual_bits(terms.coded_input)):
+                info[i]["bits_actual"] = float(n_bits)
+                info[i]["bpp_actual"] = float(n_bits) / terms.num_pixels
+        for sample, values in zip(data_samples, info, strict=True):
+            values["coded_shape"] = tuple(int(s) for s in terms.coded_input.shape[-2:])
+            sample.set_metainfo(values)
+
+    @torch.no_grad()
+    def actual_bits(self, coded_input: Tensor) -> list[int]:
+        """Bits of the real rANS bitstream of each image (8 × string length)."""
+        bottleneck = self.backbone.bottleneck
+        bottleneck.update(force=False)
+        order = self.test_cfg.get("coding_order", "wavefront")
+        strings, _ = bottleneck.compress(coded_input, order=order)
+        return [8 * len(s) for s in strings]
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def codec_spec(self, prefix: str = "") -> dict:
+        """The framework-free ``"ttc_codec"`` description of this model's base layer."""
+        mean, std = self._input_normalization()
+        down = None
+        if self.backbone.downsample is not None:
+            kwargs = {"channels": 3, **self.backbone.downsample_kwargs}
+            down = (kwargs, f"{prefix}backbone.downsample.")
+        return make_codec_spec(
+            base_kwargs=self.backbone.bottleneck_kwargs,
+            base_prefix=f"{prefix}backbone.bottleneck.",
+            mean=mean,
+            std=std,
+            scale=255.0,
+            base_downsample=down,
+        )
+
+
+@MODELS.register_module()
+class TTCDepthEstimator(CodecSegmentorMixin, DepthEstimator):
+    """mmseg's ``DepthEstimator`` trained jointly with a ttc base layer.
+
+    Args:
+        codec_loss: ``dict(alpha, beta, mode, probe_weight)``: rate weight α (on the bpp of
+            the frame), reconstruction weight β, ``mode='proposed'`` (the reward reaches the
+            encoder) or ``'baseline'`` (β = 0 for the encoder; ``g_a`` is trained as a probe on
+            a detached ŷ_b with ``probe_weight``).
+        test_cfg: ``mode`` must be ``'whole'`` (mmseg 1.2.2's ``DepthEstimator.inference``
+            ignores ``'slide'``, and the rate is per frame); ``actual_bits=True`` also runs the
+            real coder on every image (slow: the context model decodes serially);
+            ``coding_order`` (``'wavefront'``) selects its step order.
+        Other arguments: as ``DepthEstimator``.
+    """
+
+    def __init__(self, *args, codec_loss: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        mode = self.test_cfg.get("mode", "whole") if self.test_cfg else "whole"
+        if mode != "whole":
+            raise ValueError(
+                f"{type(self).__name__} supports test_cfg.mode='whole' only, got {mode!r}: the "
+                "rate is defined per full frame, and mmseg 1.2.2's DepthEstimator.inference "
+                "silently runs 'whole' for 'slide' anyway"
+            )
+        self.test_cfg = ConfigDict(self.test_cfg or dict(mode="whole"))
+        self._init_codec(codec_loss)
+
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        losses = super().loss(inputs, data_samples)
+        terms = self.backbone.pop_codec_terms()
+        for key, value in self.codec_losses(terms).items():
+            if key in losses:
+                raise KeyError(f"loss key {key!r} is produced twice")
+            losses[key] = value
+        return losses
+
+    def predict(self, inputs: Tensor, data_samples=None):
+        results = super().predict(inputs, data_samples)
+        self.attach_codec_results(results, self.backbone.pop_codec_terms())
+        return results
+
+    def _forward(self, inputs: Tensor, data_samples=None):
+        out = super()._forward(inputs, data_samples)
+        self.backbone._terms = None
+        return out

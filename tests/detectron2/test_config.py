@@ -1,0 +1,211 @@
+"""MODEL.TTC: defaults with comments, validation, clear set-up errors, shipped configs."""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import pytest
+import torch
+
+from .conftest import CONFIGS, TINY_YAML, tiny_cfg
+
+
+def _fresh_cfg():
+    from detectron2.config import get_cfg
+
+    from ttc_detectron2 import add_ttc_config
+
+    return add_ttc_config(get_cfg())
+
+
+def test_every_ttc_key_has_a_default_and_a_comment():
+    from ttc_detectron2 import config
+
+    cfg = _fresh_cfg()
+    keys = set(cfg.MODEL.TTC.keys())
+    assert {
+        "LATENT_CHANNELS",
+        "ALPHA",
+        "BETA",
+        "MODE",
+        "PROBE_WEIGHT",
+        "INNER",
+        "NORMALIZE_PSEUDO_IMAGE",
+        "TEST_ACTUAL_BITS",
+    } <= keys
+    lines = inspect.getsource(config.add_ttc_config).splitlines()
+    assigned = {}
+    for i, line in enumerate(lines):
+        m = re.match(r"\s*(?:t|cfg\.SOLVER)\.([A-Z_0-9]+) = ", line)
+        if m:
+            assigned[m.group(1)] = lines[i - 1].strip()
+    assert keys <= set(assigned), f"keys without an assignment line: {keys - set(assigned)}"
+    for key, previous in assigned.items():
+        assert previous.startswith("#"), f"{key} has no comment line above its default"
+    assert cfg.SOLVER.OPTIMIZER == "SGD"  # Detectron2's behaviour unless a config says ADAM
+
+
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("MODEL.TTC.MODE", "half", "MODEL.TTC.MODE"),
+        ("MODEL.TTC.ALPHA", -1.0, "MODEL.TTC.ALPHA"),
+        ("MODEL.TTC.BETA", float("nan"), "MODEL.TTC.BETA"),
+        ("MODEL.TTC.LATENT_CHANNELS", 0, "MODEL.TTC.LATENT_CHANNELS"),
+        ("MODEL.TTC.ANALYSIS_CHANNELS", [8, 8], "MODEL.TTC.ANALYSIS_CHANNELS"),
+        ("MODEL.TTC.INNER", "build_no_such_backbone", "BACKBONE_REGISTRY"),
+        ("MODEL.TTC.INNER", "build_ttc_backbone", "cannot be a ttc backbone"),
+        ("MODEL.TTC.ACTIVATION", "swish", "MODEL.TTC.ACTIVATION"),
+        ("MODEL.TTC.CODING_ORDER", "zigzag", "MODEL.TTC.CODING_ORDER"),
+        ("SOLVER.OPTIMIZER", "LBFGS", "SOLVER.OPTIMIZER"),
+        ("INPUT.FORMAT", "L", "INPUT.FORMAT"),
+    ],
+)
+def test_invalid_values_raise_clear_errors(key, value, words):
+    from ttc_detectron2 import TTCConfigError, validate_ttc_config
+
+    cfg = tiny_cfg()
+    node, name = cfg, key.split(".")
+    for part in name[:-1]:
+        node = node[part]
+    node[name[-1]] = value
+    with pytest.raises(TTCConfigError, match=re.escape(words)):
+        validate_ttc_config(cfg)
+    # the builders check too
+    from detectron2.modeling import build_model
+
+    with pytest.raises(TTCConfigError):
+        build_model(cfg)
+
+
+def test_missing_add_ttc_config_says_what_to_call():
+    from detectron2.config import get_cfg
+
+    from ttc_detectron2 import TTCConfigError, helpful_errors, validate_ttc_config
+
+    cfg = get_cfg()
+    with pytest.raises(TTCConfigError, match=r"add_ttc_config\(cfg\)") as info:
+        with helpful_errors():
+            cfg.merge_from_file(str(CONFIGS / "ttc_proposed_R_50_FPN_1x_coco.yaml"))
+    assert isinstance(info.value.__cause__, KeyError)  # Detectron2's own error is chained
+    with pytest.raises(TTCConfigError, match="add_ttc_config"):
+        validate_ttc_config(get_cfg())
+    # the backbone, named in a stock config without the ttc node
+    cfg = get_cfg()
+    cfg.MODEL.BACKBONE.NAME = "build_ttc_backbone"
+    from detectron2.modeling import build_backbone
+
+    with pytest.raises(TTCConfigError, match="add_ttc_config"):
+        build_backbone(cfg)
+
+
+def test_unregistered_plugin_says_what_to_import():
+    from fvcore.common.registry import Registry
+
+    from ttc_detectron2 import TTCConfigError, explain, helpful_errors
+
+    # the exact error of a registry that never saw `import ttc_detectron2`
+    fresh = Registry("META_ARCH")
+    with pytest.raises(TTCConfigError, match="import ttc_detectron2"):
+        with helpful_errors():
+            fresh.get("TTCGeneralizedRCNN")
+    assert "import ttc_detectron2" in explain(
+        KeyError("No object named 'build_ttc_backbone' found in 'BACKBONE' registry!")
+    )
+    # other errors pass through untouched
+    assert explain(KeyError("No object named 'Foo' found in 'META_ARCH' registry!")) is None
+    with pytest.raises(KeyError):
+        with helpful_errors():
+            fresh.get("SomethingElse")
+
+
+def test_registered_names_match_the_error_helper():
+    from detectron2.modeling import BACKBONE_REGISTRY, META_ARCH_REGISTRY
+
+    from ttc_detectron2.errors import REGISTERED
+
+    for name in REGISTERED["META_ARCH"]:
+        assert name in META_ARCH_REGISTRY
+    for name in REGISTERED["BACKBONE"]:
+        assert name in BACKBONE_REGISTRY
+
+
+def _yaml_configs():
+    return sorted(CONFIGS.glob("*.yaml")) + [TINY_YAML]
+
+
+@pytest.mark.parametrize("path", _yaml_configs(), ids=lambda p: p.name)
+def test_every_yaml_config_parses(path):
+    from ttc_detectron2 import validate_ttc_config
+
+    cfg = _fresh_cfg()
+    cfg.merge_from_file(str(path))
+    validate_ttc_config(cfg)
+    assert cfg.MODEL.META_ARCHITECTURE == "TTCGeneralizedRCNN"
+    assert cfg.MODEL.BACKBONE.NAME == "build_ttc_backbone"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.py")), ids=lambda p: p.name)
+def test_every_lazy_config_loads(path):
+    from detectron2.config import LazyConfig
+
+    cfg = LazyConfig.load(str(path))
+    assert {"model", "dataloader", "optimizer", "lr_multiplier", "train"} <= set(cfg.keys())
+
+
+def _reference_yaml():
+    return [
+        CONFIGS / "ttc_proposed_R_50_FPN_1x_coco.yaml",
+        CONFIGS / "ttc_baseline_R_50_FPN_1x_coco.yaml",
+    ]
+
+
+@pytest.mark.parametrize("path", _reference_yaml(), ids=lambda p: p.name)
+def test_reference_configs_build_on_cpu(path):
+    from detectron2.modeling import build_model
+
+    from ttc_detectron2 import TTCBackbone, TTCGeneralizedRCNN
+
+    cfg = _fresh_cfg()
+    cfg.merge_from_file(str(path))
+    assert cfg.SOLVER.OPTIMIZER == "ADAM" and cfg.SOLVER.BASE_LR == 1e-4
+    assert cfg.SOLVER.IMS_PER_BATCH == 4 and cfg.SOLVER.CLIP_GRADIENTS.CLIP_VALUE == 1.0
+    assert cfg.DATASETS.TRAIN == ("coco_2017_train",) and cfg.DATASETS.TEST == ("coco_2017_val",)
+    cfg.MODEL.DEVICE = "cpu"
+    model = build_model(cfg)
+    assert isinstance(model, TTCGeneralizedRCNN) and isinstance(model.backbone, TTCBackbone)
+    assert model.backbone.bottleneck.latent_channels == 192
+    assert model.backbone.detach_reconstruction == (cfg.MODEL.TTC.MODE == "baseline")
+    assert model.backbone.inner.bottom_up.stages[0][0].conv1.weight.shape[0] == 64  # R-50 res2
+    spec = model.backbone.codec_spec()
+    assert spec["base"]["prefix"] == "backbone.bottleneck."
+    assert spec["input"] == {
+        "mean": [0.0, 0.0, 0.0],
+        "std": [1.0, 1.0, 1.0],
+        "scale": 1.0,
+        "channel_order": "RGB",
+    }
+
+
+def test_reference_lazy_config_builds_on_cpu():
+    from detectron2.config import LazyConfig, instantiate
+
+    from ttc_detectron2 import TTCGeneralizedRCNN
+
+    cfg = LazyConfig.load(str(CONFIGS / "ttc_proposed_R_50_FPN_1x_coco_lazy.py"))
+    model = instantiate(cfg.model)
+    assert isinstance(model, TTCGeneralizedRCNN)
+    assert model.backbone.codec_spec()["base"]["kwargs"]["latent_channels"] == 192
+    # the same architecture as the YAML version
+    from detectron2.modeling import build_model
+
+    ycfg = _fresh_cfg()
+    ycfg.merge_from_file(str(CONFIGS / "ttc_proposed_R_50_FPN_1x_coco.yaml"))
+    ycfg.MODEL.DEVICE = "cpu"
+    ymodel = build_model(ycfg)
+    lazy_shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    yaml_shapes = {k: tuple(v.shape) for k, v in ymodel.state_dict().items()}
+    assert lazy_shapes == yaml_shapes
+    assert model.backbone.codec_spec() == ymodel.backbone.codec_spec()
+    torch.testing.assert_close(model.pixel_mean, ymodel.pixel_mean)

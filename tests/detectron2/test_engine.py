@@ -1,0 +1,100 @@
+"""Small pieces of the launcher: the DDP wrapper choice, the rate evaluator, --register-coco."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from .conftest import tiny_cfg
+
+
+@pytest.mark.parametrize("device, expected", [("cpu", {"device_ids": None}), ("cuda", {})])
+def test_ddp_wrapper_is_cpu_safe_and_keeps_the_gpu_default(monkeypatch, device, expected):
+    from ttc_detectron2 import engine
+
+    seen = {}
+
+    def fake_create_ddp_model(model, **kwargs):
+        seen.update(kwargs)
+        return model
+
+    monkeypatch.setattr(engine, "create_ddp_model", fake_create_ddp_model)
+    cfg = tiny_cfg("MODEL.DEVICE", device)
+    sentinel = object()
+    assert engine.TTCTrainer.build_ddp_model(cfg, sentinel) is sentinel
+    # CUDA: exactly Detectron2's DefaultTrainer call; CPU: device_ids=None on top
+    assert seen == {"broadcast_buffers": False, **expected}
+
+
+def test_rate_evaluator_averages_per_image_records(tmp_path):
+    from ttc_detectron2 import TTCRateEvaluator
+
+    ev = TTCRateEvaluator(distributed=False, output_dir=str(tmp_path))
+    ev.reset()
+    ev.process(
+        [{"image_id": 1}, {"image_id": 2}],
+        [
+            {
+                "ttc": {
+                    "bits": 100.0,
+                    "bpp": 0.1,
+                    "num_pixels": 1000,
+                    "recon_psnr": 30.0,
+                    "actual_bits": 120.0,
+                    "actual_bpp": 0.12,
+                }
+            },
+            {
+                "ttc": {
+                    "bits": 300.0,
+                    "bpp": 0.3,
+                    "num_pixels": 1000,
+                    "recon_psnr": 20.0,
+                    "actual_bits": 320.0,
+                    "actual_bpp": 0.32,
+                }
+            },
+        ],
+    )
+    res = ev.evaluate()["ttc"]
+    assert res == pytest.approx(
+        {"bpp_estimated": 0.2, "bpp": 0.22, "recon_psnr": 25.0, "num_images": 2.0}
+    )
+    written = json.loads((tmp_path / "ttc_rate.json").read_text())
+    assert written["summary"] == res and len(written["images"]) == 2
+    # without real bitstreams there is no "bpp" (actual) key: estimates are never passed off
+    ev.reset()
+    ev.process([{"image_id": 1}], [{"ttc": {"bits": 1.0, "bpp": 0.5, "num_pixels": 2}}])
+    assert ev.evaluate()["ttc"] == {"bpp_estimated": 0.5, "num_images": 1.0}
+    with pytest.raises(KeyError, match="TTCGeneralizedRCNN"):
+        ev.process([{"image_id": 1}], [{"instances": None}])
+
+
+def test_register_coco_spec(coco_root):
+    from detectron2.data import DatasetCatalog, MetadataCatalog
+
+    from ttc_detectron2.data import parse_coco_spec, register_coco_spec
+
+    ann = coco_root / "annotations" / "instances_val2017.json"
+    spec = f"spec_val={ann}:{coco_root / 'val2017'}"
+    assert parse_coco_spec(spec) == ("spec_val", str(ann), str(coco_root / "val2017"))
+    assert register_coco_spec(spec) == "spec_val" == register_coco_spec(spec)  # idempotent
+    assert len(DatasetCatalog.get("spec_val")) == 2
+    assert MetadataCatalog.get("spec_val").evaluator_type == "coco"
+    with pytest.raises(ValueError, match="NAME=JSON:IMAGE_ROOT"):
+        parse_coco_spec("no_equals_sign")
+    with pytest.raises(FileNotFoundError, match="annotation file"):
+        register_coco_spec(f"x={coco_root}/missing.json:{coco_root}")
+
+
+def test_missing_pretrained_weights_fail_early_and_clearly(tmp_path):
+    from ttc_detectron2 import TTCConfigError
+    from ttc_detectron2.engine import check_weights
+
+    cfg = tiny_cfg("MODEL.WEIGHTS", str(tmp_path / "nope.pkl"), "OUTPUT_DIR", str(tmp_path))
+    with pytest.raises(TTCConfigError, match="MODEL.WEIGHTS"):
+        check_weights(cfg)
+    (tmp_path / "last_checkpoint").write_text("model_final.pth")
+    check_weights(cfg, resume=True)  # resuming reads OUTPUT_DIR, not MODEL.WEIGHTS
+    check_weights(tiny_cfg("MODEL.WEIGHTS", ""))  # from scratch
