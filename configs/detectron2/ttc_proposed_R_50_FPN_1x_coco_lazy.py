@@ -82,6 +82,8 @@ model = L(TTCGeneralizedRCNN)(
         # final RD point, e.g. with --eval-only model.backbone.actual_bits_at_test=True
         actual_bits_at_test=False,
         coding_order="wavefront",
+        # the test-time resize of the dataloader below, recorded for `ttc compress`
+        test_resize=(800, 1333),
     ),
     proposal_generator=L(RPN)(
         in_features=["p2", "p3", "p4", "p5", "p6"],

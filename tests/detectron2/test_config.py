@@ -185,6 +185,8 @@ def test_reference_configs_build_on_cpu(path):
         "std": [1.0, 1.0, 1.0],
         "scale": 1.0,
         "channel_order": "RGB",
+        # the test-time ResizeShortestEdge, so `ttc compress` codes the evaluated size
+        "resize_shortest_edge": [cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST],
     }
 
 
