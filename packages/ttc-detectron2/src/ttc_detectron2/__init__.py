@@ -4,7 +4,9 @@
 imported here for that side effect, as Detectron2's own projects do):
 
 - ``BACKBONE_REGISTRY``:  ``build_ttc_backbone`` (:mod:`ttc_detectron2.backbone`)
-- ``META_ARCH_REGISTRY``: ``TTCGeneralizedRCNN`` (:mod:`ttc_detectron2.meta_arch`)
+- ``META_ARCH_REGISTRY``: ``TTCGeneralizedRCNN`` (:mod:`ttc_detectron2.meta_arch`) and
+  ``TTCReconstructionEnhancement`` (the COCO reconstruction enhancement layer,
+  :mod:`ttc_detectron2.enhancement`)
 
 Then call :func:`add_ttc_config` on the config before merging a ttc YAML file. Forgetting
 either gives Detectron2's "No object named ... found in registry" / "Non-existent config key"
@@ -27,8 +29,9 @@ from . import checkpoint  # noqa: F401  (allows numpy metadata in weights_only l
 from .backbone import TTCBackbone, TTCTerms, build_ttc_backbone  # registers the backbone
 from .checkpoint import TTCCheckpointer, codec_spec_of
 from .config import add_ttc_config, has_ttc_config, validate_ttc_config
+from .enhancement import TTCReconstructionEnhancement  # registers the enhancement layer
 from .errors import TTCConfigError, explain, helpful_errors
-from .evaluation import TTCRateEvaluator
+from .evaluation import TTCEnhancementEvaluator, TTCRateEvaluator
 from .meta_arch import TTCGeneralizedRCNN  # registers the meta-architecture
 
 __version__ = "0.1.0"
@@ -37,8 +40,10 @@ __all__ = [
     "TTCBackbone",
     "TTCCheckpointer",
     "TTCConfigError",
+    "TTCEnhancementEvaluator",
     "TTCGeneralizedRCNN",
     "TTCRateEvaluator",
+    "TTCReconstructionEnhancement",
     "TTCTerms",
     "add_ttc_config",
     "build_ttc_backbone",

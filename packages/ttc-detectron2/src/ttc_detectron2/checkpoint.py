@@ -5,7 +5,8 @@
   tools/train_net.py) writes it at the top level of every checkpoint. The spec also travels
   inside the model's state dict (``backbone._extra_state``, see
   :class:`~ttc_detectron2.backbone.TTCBackbone`), so checkpoints written by any checkpointer
-  (e.g. Detectron2's stock ``tools/lazyconfig_train_net.py``) carry it too;
+  (e.g. Detectron2's stock ``tools/lazyconfig_train_net.py``) carry it too (the enhancement
+  layer's model describes both layers, in its own ``_extra_state``);
   :func:`codec_spec_of` reads either place.
 - **weights_only.** torch >= 2.6 unpickles checkpoints with ``weights_only=True``; fvcore's
   checkpointer relies on that default. Framework checkpoints may hold numpy scalars/arrays in
@@ -61,7 +62,25 @@ class TTCCheckpointer(DetectionCheckpointer):
     """``DetectionCheckpointer`` that writes the ``"ttc_codec"`` spec into every checkpoint."""
 
     def save(self, name: str, **kwargs: Any) -> None:
-        backbone = find_ttc_backbone(self.model)
-        if backbone is not None and "ttc_codec" not in kwargs:
-            kwargs["ttc_codec"] = backbone.codec_spec()
+        source = find_ttc_backbone(self.model) or _codec_model(self.model)
+        if source is not None and "ttc_codec" not in kwargs:
+            kwargs["ttc_codec"] = source.codec_spec()
         super().save(name, **kwargs)
+
+    def _load_model(self, checkpoint: Any):
+        # A state dict's codec spec (``*_extra_state``) describes the model that saved it; the
+        # loading model describes itself and ignores it (``set_extra_state``). Drop it before
+        # fvcore compares shapes, which would warn about a spec of another length (e.g. a
+        # conditional enhancement model loaded for its Standalone retraining).
+        state = checkpoint.get("model")
+        if isinstance(state, dict):
+            for key in [k for k in state if k.endswith("_extra_state")]:
+                del state[key]
+        return super()._load_model(checkpoint)
+
+
+def _codec_model(model: torch.nn.Module) -> torch.nn.Module | None:
+    """A (possibly DDP-wrapped) model that describes its own codec (the enhancement layer)."""
+    if isinstance(model, (DistributedDataParallel, DataParallel)):
+        model = model.module
+    return model if callable(getattr(model, "codec_spec", None)) else None

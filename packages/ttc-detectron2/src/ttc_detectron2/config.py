@@ -32,6 +32,7 @@ __all__ = [
     "CLIP_TYPES",
     "add_ttc_config",
     "bottleneck_kwargs",
+    "enhancement_kwargs",
     "has_ttc_config",
     "validate_ttc_config",
 ]
@@ -94,6 +95,36 @@ def add_ttc_config(cfg: CN) -> CN:
     t.TEST_ACTUAL_BITS = False
     # Order of the real coder: "wavefront" (parallel anti-diagonals) or "raster".
     t.CODING_ORDER = "wavefront"
+
+    # -- the enhancement layer (meta-architecture TTCReconstructionEnhancement), METHOD §2–3 ----
+    # COCO reconstruction coded with p(ŷ_e | ŷ_b) given a frozen, trained detection base; the
+    # evaluation keys TEST_RECONSTRUCTION (PSNR of the base's g_a too), TEST_ACTUAL_BITS and
+    # CODING_ORDER above apply to it as well. Unused by TTCGeneralizedRCNN.
+    t.ENHANCEMENT = CN()
+    e = t.ENHANCEMENT
+    # Checkpoint of the trained detection base (tools/train_net.py's model_final.pth, or any
+    # checkpoint carrying a ttc codec spec). The base's architecture comes from its codec spec
+    # and its weights are loaded when the model is built, then frozen. "" = use MODEL.WEIGHTS
+    # (e.g. --eval-only of an enhancement checkpoint, which holds its base too).
+    e.BASE_WEIGHTS = ""
+    # Channels M_e of the enhancement latent ŷ_e (the reference uses 192).
+    e.LATENT_CHANNELS = 192
+    # Widths after the first three 5×5 stride-2 convolutions of f_e.
+    e.ANALYSIS_CHANNELS = [24, 48, 192]
+    # Residual bottleneck blocks after each of those three convolutions.
+    e.ANALYSIS_BLOCKS = 3
+    # Widths of the reconstruction decoder g_e.
+    e.SYNTHESIS_CHANNELS = [192, 48, 24]
+    # Residual blocks per stage of g_e (n = 3 for reconstruction decoders).
+    e.SYNTHESIS_BLOCKS = 3
+    # Activation of the residual blocks: "elu" (the paper's), "relu", "gelu", "leaky_relu".
+    e.ACTIVATION = "elu"
+    # Rate weight α: loss = 255·RMSE(g_e(ŷ_e), x) + ALPHA · bpp(ŷ_e | ŷ_b). One model per value;
+    # the paper does not record its values (its COCO curve spends ~0.04–0.4 bpp on ŷ_e).
+    e.ALPHA = 16.0
+    # Standalone reference: zeros replace ŷ_b and only the enhancement's entropy model is
+    # trained (start from a trained conditional model: MODEL.WEIGHTS). METHOD §2.
+    e.STANDALONE = False
 
     # -- solver: the reference trains with Adam, lr 1e-4, global gradient-norm clip 1.0 ---------
     # "SGD" (Detectron2's default optimizer) or "ADAM".
@@ -168,6 +199,8 @@ def validate_ttc_config(cfg: CN) -> None:
     if t.INNER.startswith("build_ttc_"):
         _fail("MODEL.TTC.INNER", t.INNER, "the inner backbone cannot be a ttc backbone itself")
 
+    _validate_enhancement(t.ENHANCEMENT)
+
     if cfg.INPUT.FORMAT not in ("BGR", "RGB"):
         _fail("INPUT.FORMAT", cfg.INPUT.FORMAT, "the ttc codec codes colour images: 'BGR' or 'RGB'")
     for key in ("PIXEL_MEAN", "PIXEL_STD"):
@@ -185,6 +218,26 @@ def validate_ttc_config(cfg: CN) -> None:
         _fail("SOLVER.CLIP_GRADIENTS.CLIP_TYPE", clip.CLIP_TYPE, f"choose one of {CLIP_TYPES}")
 
 
+def _validate_enhancement(e: CN) -> None:
+    prefix = "MODEL.TTC.ENHANCEMENT"
+    if not isinstance(e.BASE_WEIGHTS, str):
+        _fail(f"{prefix}.BASE_WEIGHTS", e.BASE_WEIGHTS, "expected a path (or '')")
+    _check_int(f"{prefix}.LATENT_CHANNELS", e.LATENT_CHANNELS, 1)
+    for key in ("ANALYSIS_CHANNELS", "SYNTHESIS_CHANNELS"):
+        value = list(e[key])
+        if len(value) != 3 or any(
+            isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in value
+        ):
+            _fail(f"{prefix}.{key}", value, "expected three positive integer widths")
+    for key in ("ANALYSIS_BLOCKS", "SYNTHESIS_BLOCKS"):
+        _check_int(f"{prefix}.{key}", e[key], 0)
+    if e.ACTIVATION not in ACTIVATIONS:
+        _fail(f"{prefix}.ACTIVATION", e.ACTIVATION, f"choose one of {ACTIVATIONS}")
+    _check_number(f"{prefix}.ALPHA", e.ALPHA)
+    if not isinstance(e.STANDALONE, bool):
+        _fail(f"{prefix}.STANDALONE", e.STANDALONE, "expected True or False")
+
+
 def bottleneck_kwargs(cfg: CN) -> dict[str, Any]:
     """Constructor arguments of :class:`ttc_core.bottleneck.BaseBottleneck` from ``cfg``."""
     t = cfg.MODEL.TTC
@@ -199,4 +252,24 @@ def bottleneck_kwargs(cfg: CN) -> dict[str, Any]:
         "recon_channels": 3,
         "recon_blocks": int(t.RECON_BLOCKS),
         "activation": str(t.ACTIVATION),
+    }
+
+
+def enhancement_kwargs(cfg: CN, side_channels: int) -> dict[str, Any]:
+    """Constructor arguments of :class:`ttc_core.enhancement.EnhancementBottleneck` from ``cfg``.
+
+    ``side_channels`` is the base latent's channel count (from the base's codec spec).
+    """
+    e = cfg.MODEL.TTC.ENHANCEMENT
+    return {
+        "in_channels": 3,
+        "out_channels": 3,
+        "latent_channels": int(e.LATENT_CHANNELS),
+        "side_channels": int(side_channels),
+        "analysis_channels": [int(c) for c in e.ANALYSIS_CHANNELS],
+        "analysis_blocks": int(e.ANALYSIS_BLOCKS),
+        "synthesis_channels": [int(c) for c in e.SYNTHESIS_CHANNELS],
+        "synthesis_blocks": int(e.SYNTHESIS_BLOCKS),
+        "activation": str(e.ACTIVATION),
+        "standalone": bool(e.STANDALONE),
     }

@@ -5,7 +5,8 @@
 - **Optimizer**: Adam or SGD with global-norm clipping
   (:func:`~ttc_detectron2.solver.build_optimizer`).
 - **Evaluators**: ``COCOEvaluator`` (for COCO-type datasets) beside
-  :class:`~ttc_detectron2.evaluation.TTCRateEvaluator`, so one evaluation is one RD point.
+  :class:`~ttc_detectron2.evaluation.TTCRateEvaluator`, so one evaluation is one RD point;
+  :class:`~ttc_detectron2.evaluation.TTCEnhancementEvaluator` for the enhancement layer.
 - **Checkpoints** carry the ``"ttc_codec"`` spec
   (:class:`~ttc_detectron2.checkpoint.TTCCheckpointer`).
 - **CPU multi-process training.** ``launch`` uses gloo when there is no GPU, but
@@ -31,16 +32,24 @@ from detectron2.utils.logger import setup_logger
 
 from .checkpoint import TTCCheckpointer
 from .errors import TTCConfigError
-from .evaluation import TTCRateEvaluator
+from .evaluation import TTCEnhancementEvaluator, TTCRateEvaluator
 from .solver import build_optimizer
 
 __all__ = ["TTCTrainer", "build_evaluator"]
 
 
 def build_evaluator(cfg, dataset_name: str, output_folder: str | None = None) -> DatasetEvaluators:
-    """``COCOEvaluator`` (box AP; COCO-type datasets) + ``TTCRateEvaluator`` (bpp, PSNR)."""
+    """``COCOEvaluator`` (box AP; COCO-type datasets) + ``TTCRateEvaluator`` (bpp, PSNR).
+
+    For the enhancement layer (``TTCReconstructionEnhancement``): ``TTCEnhancementEvaluator``
+    (PSNR, base + enhancement bpp) alone; it detects nothing.
+    """
     if output_folder is None:
         output_folder = os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+    if cfg.MODEL.META_ARCHITECTURE == "TTCReconstructionEnhancement":
+        return DatasetEvaluators(
+            [TTCEnhancementEvaluator(distributed=True, output_dir=output_folder)]
+        )
     evaluators = []
     if MetadataCatalog.get(dataset_name).get("evaluator_type") == "coco":
         evaluators.append(COCOEvaluator(dataset_name, tasks=("bbox",), output_dir=output_folder))

@@ -23,7 +23,7 @@ __all__ = ["TTCConfigError", "explain", "helpful_errors"]
 
 #: names this plugin registers (kept in sync by tests/detectron2/test_config.py)
 REGISTERED = {
-    "META_ARCH": ("TTCGeneralizedRCNN",),
+    "META_ARCH": ("TTCGeneralizedRCNN", "TTCReconstructionEnhancement"),
     "BACKBONE": ("build_ttc_backbone",),
 }
 #: config keys that add_ttc_config adds

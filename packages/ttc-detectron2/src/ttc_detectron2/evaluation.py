@@ -14,6 +14,21 @@ H·W is the size of the coded image: the resized detector input (METHOD §5). In
 ``metrics.json`` these appear as ``ttc/bpp``, ``ttc/bpp_estimated``, ``ttc/recon_psnr`` (what
 ``ttc rd collect --bpp ttc/bpp --bpp-estimated ttc/bpp_estimated`` reads). With an
 ``output_dir`` the per-image values are written to ``ttc_rate.json`` as well.
+
+:class:`TTCEnhancementEvaluator` does the same for the scalable reconstruction of
+:class:`~ttc_detectron2.enhancement.TTCReconstructionEnhancement` (base + enhancement layer),
+under the task name ``"ttc"`` too:
+
+- ``psnr``: mean PSNR (dB, [0,1] pixels of the coded image) of the enhancement's
+  reconstruction g_e(ŷ_e); ``base_recon_psnr``: of the base's direct reconstruction g_a(ŷ_b)
+  (with ``MODEL.TTC.TEST_RECONSTRUCTION``);
+- ``bpp_estimated`` = ``bpp_base_estimated`` + ``bpp_enhancement_estimated`` (likelihoods);
+- ``bpp`` = ``bpp_base`` + ``bpp_enhancement``: **actual** bits of the real rANS streams,
+  present only with ``MODEL.TTC.TEST_ACTUAL_BITS``;
+- ``num_images``. Per-image values go to ``ttc_enhancement.json``.
+
+For an RD curve: ``ttc rd collect RUNS... --metric ttc/psnr --metric-name psnr --bpp ttc/bpp
+--bpp-estimated ttc/bpp_estimated --bpp-base ttc/bpp_base --bpp-enhancement ttc/bpp_enhancement``.
 """
 
 from __future__ import annotations
@@ -28,7 +43,7 @@ from detectron2.evaluation import DatasetEvaluator
 from detectron2.utils import comm
 from detectron2.utils.file_io import PathManager
 
-__all__ = ["TTCRateEvaluator"]
+__all__ = ["TTCEnhancementEvaluator", "TTCRateEvaluator"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,4 +99,70 @@ class TTCRateEvaluator(DatasetEvaluator):
             with PathManager.open(path, "w") as f:
                 json.dump({"summary": result, "images": records}, f, default=str)
         logger.info("ttc rate / reconstruction: %s", result)
+        return {"ttc": result}
+
+
+class TTCEnhancementEvaluator(DatasetEvaluator):
+    """Mean PSNR and bpp (base, enhancement, total; estimated and actual) of a scalable model.
+
+    Averages the ``"ttc"`` dicts of
+    :class:`~ttc_detectron2.enhancement.TTCReconstructionEnhancement` (see the module docstring).
+
+    Args:
+        distributed: gather the records of all ranks (results on the main process only).
+        output_dir: where to write ``ttc_enhancement.json`` (per-image records and the summary).
+    """
+
+    #: summary key → per-image key (means over images)
+    MEANS = {
+        "psnr": "psnr",
+        "bpp_estimated": "bpp",
+        "bpp_base_estimated": "bpp_base",
+        "bpp_enhancement_estimated": "bpp_enhancement",
+        "bpp": "actual_bpp",
+        "bpp_base": "actual_bpp_base",
+        "bpp_enhancement": "actual_bpp_enhancement",
+        "base_recon_psnr": "base_recon_psnr",
+    }
+
+    def __init__(self, distributed: bool = True, output_dir: str | None = None):
+        self._distributed = distributed
+        self._output_dir = output_dir
+        self._records: list[dict] = []
+
+    def reset(self) -> None:
+        self._records = []
+
+    def process(self, inputs, outputs) -> None:
+        for inp, out in zip(inputs, outputs):  # noqa: B905 (python 3.9 has no strict=)
+            info = out.get("ttc")
+            if info is None or "bpp_enhancement" not in info:
+                raise KeyError(
+                    "TTCEnhancementEvaluator needs outputs of a ttc enhancement model (an output "
+                    "dict without 'ttc' / 'bpp_enhancement'): evaluate a "
+                    "TTCReconstructionEnhancement (MODEL.META_ARCHITECTURE)"
+                )
+            self._records.append({"image_id": inp.get("image_id"), **info})
+
+    def evaluate(self):
+        records = self._records
+        if self._distributed:
+            comm.synchronize()
+            records = list(itertools.chain(*comm.gather(records, dst=0)))
+            if not comm.is_main_process():
+                return {}
+        if not records:
+            logger.warning("TTCEnhancementEvaluator received no images")
+            return {}
+        result = {}
+        for key, field in self.MEANS.items():
+            if all(field in r for r in records):
+                result[key] = float(np.mean([r[field] for r in records]))
+        result["num_images"] = float(len(records))
+        if self._output_dir:
+            PathManager.mkdirs(self._output_dir)
+            path = os.path.join(self._output_dir, "ttc_enhancement.json")
+            with PathManager.open(path, "w") as f:
+                json.dump({"summary": result, "images": records}, f, default=str)
+        logger.info("ttc scalable reconstruction (base + enhancement): %s", result)
         return {"ttc": result}
