@@ -7,7 +7,7 @@ from ttc_mmseg_testutils import BASELINE, PROPOSED, shipped_configs
 
 from ttc_mmseg.launch import TTCConfigError, check_config
 
-CONFIGS = shipped_configs()
+CONFIGS = shipped_configs("ttc_depth")  # the enhancement configs: test_mmseg_enhancement.py
 
 
 def test_the_reference_configs_ship():

@@ -12,6 +12,15 @@ DEPTH_DIR = CONFIG_DIR / "ttc_depth"
 PROPOSED = DEPTH_DIR / "ttc-proposed_lraspp_m-v3-d8_1xb10-100e_cityscapes-disparity-1024x2048.py"
 BASELINE = DEPTH_DIR / "ttc-baseline_lraspp_m-v3-d8_1xb10-100e_cityscapes-disparity-1024x2048.py"
 METRIC_DEPTH = DEPTH_DIR / "ttc-proposed_lraspp_m-v3-d8_1xb10-100e_cityscapes-depth-1024x2048.py"
+ENH_DIR = CONFIG_DIR / "ttc_enhancement"
+_SEG = "deeplabv3_r50-d8_1xb10-100e_cityscapes-seg-1024x2048.py"
+_REC = "synthesis-n3_1xb10-100e_cityscapes-halfres-recon-1024x2048.py"
+SEG_PROPOSED = ENH_DIR / f"ttc-enh-proposed_{_SEG}"
+SEG_BASELINE = ENH_DIR / f"ttc-enh-baseline_{_SEG}"
+SEG_STANDALONE = ENH_DIR / f"ttc-enh-standalone_{_SEG}"
+REC_PROPOSED = ENH_DIR / f"ttc-enh-proposed_{_REC}"
+REC_BASELINE = ENH_DIR / f"ttc-enh-baseline_{_REC}"
+REC_STANDALONE = ENH_DIR / f"ttc-enh-standalone_{_REC}"
 
 #: frame size of the generated data (height, width): the bottleneck codes 32×64
 FRAME = (64, 128)
@@ -25,8 +34,22 @@ TINY_BOTTLENECK = dict(
 )
 
 
-def shipped_configs() -> list[Path]:
-    return sorted(p for p in CONFIG_DIR.rglob("*.py") if "_base_" not in p.parts)
+#: enhancement layer of the tests (the base's is TINY_BOTTLENECK: side channels 16)
+TINY_ENHANCEMENT = dict(
+    latent_channels=16,
+    analysis_channels=(8, 8, 16),
+    analysis_blocks=1,
+    synthesis_channels=(16, 8, 8),
+)
+#: DeepLabV3 of the tests: a ResNetV1c-18 with 16 base channels (stages 16/32/64/128 wide)
+TINY_RESNET = dict(depth=18, stem_channels=16, base_channels=16)
+TINY_ASPP = dict(in_channels=128, channels=16, dilations=(1, 2, 3, 4))
+TINY_FCN = dict(in_channels=64, channels=8)
+
+
+def shipped_configs(subdir: str | None = None) -> list[Path]:
+    root = CONFIG_DIR / subdir if subdir else CONFIG_DIR
+    return sorted(p for p in root.rglob("*.py") if "_base_" not in p.parts)
 
 
 def tiny_config(path, data_root, work_dir, max_epochs: int = 2, batch_size: int = 2):
@@ -95,6 +118,80 @@ def write_tiny_config(
     )
     text = f"""_base_ = [{str(base)!r}]
 model = dict(backbone=dict(bottleneck={TINY_BOTTLENECK!r}))
+{loaders}
+train_cfg = dict(max_epochs={max_epochs})
+default_hooks = dict(logger=dict(interval=1))
+env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)
+{extra}
+"""
+    path.write_text(text)
+    return path
+
+
+def tiny_enhancement_config(
+    path,
+    data_root,
+    work_dir,
+    base_checkpoint,
+    max_epochs: int = 2,
+    batch_size: int = 2,
+    lr: float | None = None,
+    val_interval: int = 1,
+):
+    """A shipped enhancement config, shrunk like :func:`tiny_config` (tiny enhancement layer,
+    ResNetV1c-18 DeepLabV3 with narrow heads), on the base checkpoint of the tests."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(path))
+    cfg.work_dir = str(work_dir)
+    cfg.launcher = "none"
+    cfg.model.base.checkpoint = str(base_checkpoint)
+    cfg.model.enhancement.update(TINY_ENHANCEMENT)
+    if cfg.model.type == "TTCEnhancementSegmentor":
+        cfg.model.backbone.update(TINY_RESNET)
+        cfg.model.decode_head.update(TINY_ASPP)
+        cfg.model.auxiliary_head.update(TINY_FCN)
+    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        loader = cfg[key]
+        loader.num_workers = 0
+        loader.persistent_workers = False
+        loader.batch_size = batch_size if key == "train_dataloader" else 1
+        loader.dataset.data_root = str(data_root)
+    if lr is not None:
+        cfg.optim_wrapper.optimizer.lr = lr
+    cfg.train_cfg.max_epochs = max_epochs
+    cfg.train_cfg.val_interval = val_interval
+    cfg.default_hooks.logger.interval = 1
+    cfg.env_cfg.cudnn_benchmark = False
+    cfg.randomness = dict(seed=0)
+    # a visualiser of its own, so that its scalars.json lands in this run's work_dir (mmseg's
+    # runtime names every visualiser 'visualizer': later Runners would reuse the first one)
+    cfg.visualizer.name = f"visualizer_{Path(work_dir).parent.name}_{Path(work_dir).name}"
+    return cfg
+
+
+def write_tiny_enhancement_config(
+    path: Path, base: Path, data_root: Path, base_checkpoint: Path, max_epochs: int = 1, extra=""
+) -> Path:
+    """A child config file of a shipped enhancement config with the overrides of
+    :func:`tiny_enhancement_config`, for runs through the command-line launchers."""
+    from mmengine.config import Config
+
+    seg = Config.fromfile(str(base)).model.type == "TTCEnhancementSegmentor"
+    network = (
+        f"backbone={TINY_RESNET!r}, decode_head={TINY_ASPP!r}, auxiliary_head={TINY_FCN!r}, "
+        if seg
+        else ""
+    )
+    loaders = "\n".join(
+        f"{key} = dict(batch_size={2 if key == 'train_dataloader' else 1}, num_workers=0, "
+        f"persistent_workers=False, dataset=dict(data_root={str(data_root)!r}))"
+        for key in ("train_dataloader", "val_dataloader", "test_dataloader")
+    )
+    text = f"""_base_ = [{str(base)!r}]
+model = dict({network}base=dict(checkpoint={str(base_checkpoint)!r}),
+             enhancement={TINY_ENHANCEMENT!r})
 {loaders}
 train_cfg = dict(max_epochs={max_epochs})
 default_hooks = dict(logger=dict(interval=1))

@@ -1,9 +1,12 @@
-"""ttc-mmseg: the ttc base layer for Cityscapes depth, trained by MMSegmentation itself.
+"""ttc-mmseg: the ttc base layer for Cityscapes depth and the scalable enhancement layer on
+top of it (semantic segmentation, reconstruction), trained by MMSegmentation itself.
 
 Importing this package registers, in MMSegmentation's registries (scope ``mmseg``):
 
 - models: ``TTCBackbone`` (learned downsample + ``BaseBottleneck`` + any mmseg backbone),
-  ``DepthLRASPPHead``, ``DisparityRMSELoss``, ``TTCDepthEstimator``;
+  ``DepthLRASPPHead``, ``DisparityRMSELoss``, ``TTCDepthEstimator``; for the enhancement
+  layer ``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancer``, ``UpsampledASPPHead``,
+  ``UpsampledFCNHead``;
 - datasets / transforms: ``CityscapesDisparityDataset``, ``LoadCityscapesDisparity``,
   ``ColorJitter``;
 - metrics: ``DisparityRMSEMetric``, ``RateMetric``;
@@ -20,7 +23,16 @@ torch >= 2.6 for the project's checkpoints without turning the safety off.
 from __future__ import annotations
 
 # registration happens on import of these modules
-from . import backbone, datasets, heads, hooks, losses, metrics, segmentors  # noqa: F401
+from . import (  # noqa: F401
+    backbone,
+    datasets,
+    enhancement,
+    heads,
+    hooks,
+    losses,
+    metrics,
+    segmentors,
+)
 from .backbone import CodecTerms, TTCBackbone
 from .datasets import (
     CityscapesDisparityDataset,
@@ -28,7 +40,13 @@ from .datasets import (
     LoadCityscapesDisparity,
     decode_disparity,
 )
-from .heads import DepthLRASPPHead
+from .enhancement import (
+    EnhancementCodecMixin,
+    FrozenBase,
+    TTCEnhancementSegmentor,
+    TTCReconstructionEnhancer,
+)
+from .heads import DepthLRASPPHead, UpsampledASPPHead, UpsampledFCNHead
 from .hooks import TTCCheckpointHook, allow_checkpoint_types
 from .losses import DisparityRMSELoss
 from .metrics import DisparityRMSEMetric, RateMetric
@@ -45,12 +63,18 @@ __all__ = [
     "ColorJitter",
     "DepthLRASPPHead",
     "DisparityRMSELoss",
+    "EnhancementCodecMixin",
+    "FrozenBase",
     "DisparityRMSEMetric",
     "LoadCityscapesDisparity",
     "RateMetric",
     "TTCBackbone",
     "TTCCheckpointHook",
     "TTCDepthEstimator",
+    "TTCEnhancementSegmentor",
+    "TTCReconstructionEnhancer",
+    "UpsampledASPPHead",
+    "UpsampledFCNHead",
     "allow_checkpoint_types",
     "decode_disparity",
 ]

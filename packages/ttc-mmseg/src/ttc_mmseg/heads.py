@@ -1,4 +1,11 @@
-"""A depth-capable Lite R-ASPP head (METHOD §3, Cityscapes depth).
+"""Decode heads with the paper's learned output upsampling (METHOD §3).
+
+- :class:`DepthLRASPPHead`: a depth-capable Lite R-ASPP head (Cityscapes depth, base layer).
+- :class:`UpsampledASPPHead` / :class:`UpsampledFCNHead`: mmseg's DeepLabV3 ``ASPPHead`` and its
+  auxiliary ``FCNHead`` with the same learned ×2 upsampling of the class logits (Cityscapes
+  segmentation, enhancement layer).
+
+The depth head in detail:
 
 mmseg's ``LRASPPHead`` is a classifier; this subclass keeps its branches (and parameter names)
 and turns it into a one-channel regressor that reads ``gt_depth_map`` (as mmseg's
@@ -17,14 +24,15 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from mmseg.models.decode_heads import LRASPPHead
+from mmseg.models.decode_heads import ASPPHead, FCNHead, LRASPPHead
+from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from torch import Tensor, nn
 
 from ttc_core.layers import Upsample
 
-__all__ = ["DepthLRASPPHead"]
+__all__ = ["DepthLRASPPHead", "LearnedUpsampleMixin", "UpsampledASPPHead", "UpsampledFCNHead"]
 
 
 @MODELS.register_module()
@@ -140,3 +148,89 @@ class DepthLRASPPHead(LRASPPHead):
 
     def predict_by_feat(self, seg_logits: Tensor, batch_img_metas) -> Tensor:
         return self.to_frame(seg_logits, self._frame_size(batch_img_metas))
+
+
+class LearnedUpsampleMixin:
+    """Class logits → frame: bilinear to the coded size, then learned ×f upsampling.
+
+    ::
+
+        logits (1/8 of the pseudo-image) ─ bilinear → coded size (frame / f)
+                                         ─ Upsample (nearest ×f + conv5×5, C → C) → frame
+
+    The pseudo-image the task network sees is the frame downsampled by ``f`` (the enhancement
+    layer codes the learned-downsampled frame), so the head's output is brought back to the
+    frame like the reference's torchvision DeepLabV3 (bilinear to its input) followed by the
+    paper's learned 2× upsample. Mixed into a ``BaseDecodeHead`` subclass; the losses are then
+    computed at frame resolution against the full-resolution labels.
+    """
+
+    upsample_factor: int
+    upsample: Upsample | None
+
+    def _init_upsample(self, upsample_factor: int | None) -> None:
+        self.upsample_factor = int(upsample_factor or 1)
+        self.upsample = (
+            Upsample(self.out_channels, factor=self.upsample_factor)
+            if self.upsample_factor > 1
+            else None
+        )
+
+    def to_frame(self, logits: Tensor, size) -> Tensor:
+        """Map the head's raw logits to a ``size`` (H, W) prediction."""
+        size = (int(size[0]), int(size[1]))
+        if self.upsample is None:
+            return resize(logits, size=size, mode="bilinear", align_corners=self.align_corners)
+        f = self.upsample_factor
+        coded = (max(1, size[0] // f), max(1, size[1] // f))
+        logits = resize(logits, size=coded, mode="bilinear", align_corners=self.align_corners)
+        return self.upsample(logits, size=size)
+
+    def loss_by_feat(self, seg_logits: Tensor, batch_data_samples) -> dict:
+        # BaseDecodeHead.loss_by_feat, with the learned upsampling in place of its bilinear
+        # resize to the label size (a second resize would copy the frame-size logits again)
+        seg_label = self._stack_batch_gt(batch_data_samples)
+        seg_logits = self.to_frame(seg_logits, seg_label.shape[2:])
+        seg_weight = (
+            self.sampler.sample(seg_logits, seg_label) if self.sampler is not None else None
+        )
+        seg_label = seg_label.squeeze(1)
+        losses_decode = (
+            self.loss_decode if isinstance(self.loss_decode, nn.ModuleList) else [self.loss_decode]
+        )
+        loss: dict[str, Tensor] = {}
+        for fn in losses_decode:
+            value = fn(seg_logits, seg_label, weight=seg_weight, ignore_index=self.ignore_index)
+            loss[fn.loss_name] = loss[fn.loss_name] + value if fn.loss_name in loss else value
+        loss["acc_seg"] = accuracy(seg_logits, seg_label, ignore_index=self.ignore_index)
+        return loss
+
+    def predict_by_feat(self, seg_logits: Tensor, batch_img_metas) -> Tensor:
+        return self.to_frame(seg_logits, DepthLRASPPHead._frame_size(batch_img_metas))
+
+
+@MODELS.register_module()
+class UpsampledASPPHead(LearnedUpsampleMixin, ASPPHead):
+    """mmseg's DeepLabV3 ``ASPPHead`` + learned ×``upsample_factor`` logit upsampling.
+
+    Args:
+        upsample_factor: 2 when the task network sees the frame at half resolution (the
+            Cityscapes enhancement layer); ``None``/``1``: mmseg's plain bilinear resize.
+        **kwargs: ``ASPPHead`` arguments (``dilations``, ``in_channels``, ``channels``, ...).
+    """
+
+    def __init__(self, upsample_factor: int | None = 2, **kwargs):
+        super().__init__(**kwargs)
+        self._init_upsample(upsample_factor)
+
+
+@MODELS.register_module()
+class UpsampledFCNHead(LearnedUpsampleMixin, FCNHead):
+    """mmseg's ``FCNHead`` (DeepLabV3's auxiliary head) + learned logit upsampling.
+
+    Args: as :class:`UpsampledASPPHead` (``**kwargs`` go to ``FCNHead``).
+    """
+
+    def __init__(self, upsample_factor: int | None = 2, **kwargs):
+        super().__init__(**kwargs)
+        self._init_upsample(upsample_factor)

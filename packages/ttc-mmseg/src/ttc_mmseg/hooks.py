@@ -80,7 +80,9 @@ class TTCCheckpointHook(Hook):
       ``ttc compress -c CHECKPOINT`` rebuilds the learned downsample and the base bottleneck
       without MMSegmentation;
     - keeps the checkpoint loadable with ``torch.load(weights_only=True)`` (by ttc-core, and by
-      ``resume=True`` / ``load_from`` once ``ttc_mmseg`` is imported; see the module docstring).
+      ``resume=True`` / ``load_from`` once ``ttc_mmseg`` is imported; see the module docstring);
+    - refuses to train a Standalone enhancement model (``standalone=True``) that did not start
+      from a trained conditional model (``load_from``) or a resumed run.
 
     Add it with ``custom_hooks = [dict(type='TTCCheckpointHook')]`` (the shipped configs do).
     """
@@ -90,6 +92,16 @@ class TTCCheckpointHook(Hook):
     def before_run(self, runner) -> None:
         # runs before load_or_resume(): make sure the allowlist is in place
         allow_checkpoint_types()
+
+    def before_train(self, runner) -> None:
+        # runs after load_or_resume(): a Standalone model must start from trained weights
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        if getattr(model, "requires_load_from", False) and not getattr(runner, "_has_loaded", True):
+            raise ValueError(
+                f"{type(model).__name__} with standalone=True retrains the entropy model of a "
+                "trained conditional enhancement model: set load_from=PATH (e.g. "
+                "--cfg-options load_from=work_dirs/<conditional config>/best_....pth)"
+            )
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model

@@ -49,7 +49,16 @@ def ttc_types() -> set[str]:
     """Names of everything ttc_mmseg registers in mmseg's registries."""
     from mmseg import registry
 
-    from . import backbone, datasets, heads, hooks, losses, metrics, segmentors  # noqa: F401
+    from . import (  # noqa: F401
+        backbone,
+        datasets,
+        enhancement,
+        heads,
+        hooks,
+        losses,
+        metrics,
+        segmentors,
+    )
 
     names = set()
     for reg in (

@@ -1,10 +1,12 @@
-"""Evaluation of a ttc depth base layer: one evaluation gives one RD point.
+"""Evaluation of ttc models: one evaluation gives one RD point.
 
 - :class:`DisparityRMSEMetric`: the paper's disparity RMSE on valid pixels, plus the
   δ < 1.25ⁿ accuracies (``delta1..3``) of mmseg's ``DepthMetric``.
-- :class:`RateMetric`: the mean bits per frame pixel (estimated from the likelihoods, and from
+- :class:`RateMetric`: the mean bits per pixel (estimated from the likelihoods, and from
   the real rANS bitstream when the segmentor's ``test_cfg.actual_bits=True``) and the PSNR of
-  the direct reconstruction ``g_a(ŷ_b)``.
+  the direct reconstruction ``g_a(ŷ_b)``; for the scalable (enhancement) models the total
+  ``bpp`` = base + enhancement with ``bpp_base`` / ``bpp_enh``, and the PSNR of the
+  enhancement reconstruction. mmseg's ``IoUMetric`` gives the segmentation enhancement's mIoU.
 
 **Units.** The model predicts the paper's target ``t = (p − 1)/32768 = d/128`` (``d`` = disparity
 in pixels of the 2048-wide frame). ``rmse = scale · sqrt(Σ(t̂ − t)² / n)`` over the valid pixels
@@ -132,14 +134,35 @@ class DisparityRMSEMetric(BaseMetric):
         return metrics
 
 
+#: per-image key on the predictions → (metric key, label in the log)
+RATE_KEYS = (
+    ("bpp", "bpp", "bpp (estimated)"),
+    ("bpp_actual", "bpp_actual", "bpp (actual)"),
+    ("bpp_base", "bpp_base", "base bpp (estimated)"),
+    ("bpp_enh", "bpp_enh", "enhancement bpp (estimated)"),
+    ("bpp_base_actual", "bpp_base_actual", "base bpp (actual)"),
+    ("bpp_enh_actual", "bpp_enh_actual", "enhancement bpp (actual)"),
+    ("recon_psnr", "psnr", "recon PSNR [dB]"),
+    ("enh_psnr", "psnr", "enhancement PSNR [dB]"),
+)
+
+
 @METRICS.register_module()
 class RateMetric(BaseMetric):
-    """Mean bits per frame pixel and direct-reconstruction PSNR of a ttc base layer.
+    """Mean bits per pixel (and the reconstruction PSNR) of a ttc model.
 
-    Reads the per-image ``bpp`` (estimated), ``bpp_actual`` (real bitstream; only with the
-    segmentor's ``test_cfg.actual_bits=True``) and ``recon_psnr`` that the ttc segmentors put
-    into each prediction. Output keys: ``bpp`` (estimated), ``bpp_actual``, ``psnr`` (mean of
-    per-image PSNRs in dB of ``g_a(ŷ_b)`` on [0, 1] RGB at the coded, i.e. half, resolution).
+    Reads what the ttc segmentors put into each prediction:
+
+    - base layer (``TTCDepthEstimator``): ``bpp`` (estimated), ``bpp_actual`` (real bitstream;
+      only with the segmentor's ``test_cfg.actual_bits=True``) and ``recon_psnr``, the PSNR of
+      the direct reconstruction ``g_a(ŷ_b)`` (output key ``psnr``);
+    - scalable models (``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancer``): ``bpp`` =
+      base + enhancement, ``bpp_base``, ``bpp_enh`` (and their ``*_actual``), and for the
+      reconstruction enhancement ``enh_psnr``, the PSNR of ``g_e(ŷ_e)`` (output key ``psnr``).
+
+    PSNRs are means of per-image values in dB on [0, 1] RGB at the coded (half) resolution.
+    The denominator of the bpp is stated in the log: the frame's pixels for depth and
+    segmentation, the coded pixels for the Cityscapes reconstruction enhancement.
     """
 
     default_prefix = None
@@ -152,24 +175,32 @@ class RateMetric(BaseMetric):
             if "bpp" not in sample:
                 raise KeyError(
                     "RateMetric: the predictions carry no 'bpp'; evaluate a ttc segmentor "
-                    "(model.type='TTCDepthEstimator') or drop RateMetric from the evaluator"
+                    "(model.type='TTCDepthEstimator', 'TTCEnhancementSegmentor' or "
+                    "'TTCReconstructionEnhancer') or drop RateMetric from the evaluator"
                 )
-            self.results.append(
-                {k: float(sample[k]) for k in ("bpp", "bpp_actual", "recon_psnr") if k in sample}
-            )
+            record = {key: float(sample[key]) for key, _, _ in RATE_KEYS if key in sample}
+            if "bpp_pixels" in sample:
+                h, w = sample["bpp_shape"]
+                record["pixels"] = f"{sample['bpp_pixels']} pixels, {h}×{w}"
+            self.results.append(record)
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         logger: MMLogger = MMLogger.get_current_instance()
         metrics: dict[str, float] = {}
-        for key, name in (("bpp", "bpp"), ("bpp_actual", "bpp_actual"), ("recon_psnr", "psnr")):
+        labels = {}
+        for key, name, label in RATE_KEYS:
             values = [r[key] for r in results if key in r]
             if values:
+                if name in metrics:
+                    raise ValueError(f"RateMetric: two kinds of results map to {name!r}")
                 metrics[name] = sum(values) / len(values)
-        labels = {"bpp": "bpp (estimated)", "bpp_actual": "bpp (actual)", "psnr": "recon PSNR [dB]"}
+                labels[name] = label
+        pixels = sorted({r["pixels"] for r in results if "pixels" in r})
+        denominator = "; ".join(pixels) if pixels else "frame pixels"
         print_log(
             "\n"
             + _table(
-                f"rate over {len(results)} frames (bits / frame pixels):",
+                f"rate over {len(results)} frames (bits / {denominator}):",
                 {labels[k]: v for k, v in metrics.items()},
             ),
             logger=logger,

@@ -1,0 +1,687 @@
+"""The scalable enhancement layer on a frozen Cityscapes base (METHOD §2–3, stage 2).
+
+::
+
+    frame (normalised, H×W) ─┬─ FrozenBase: learned ½ downsample ─ f_b ─ ŷ_b ─ p(ŷ_b) ─ bits_b
+                             │              (weights of a trained depth-base checkpoint; frozen)
+                             │                                     │ side information
+                             └─ learned ½ downsample ─ f_e ─ ŷ_e ─ p(ŷ_e | ŷ_b) ─ bits_e
+                                                             └─ g_e ─ output
+
+- :class:`TTCEnhancementSegmentor` (``EncoderDecoder``): ``g_e`` (n = 1) gives a pseudo-image
+  for DeepLabV3 (ResNetV1c + ``UpsampledASPPHead`` + auxiliary ``UpsampledFCNHead``, learned ×2
+  upsampling of the logits). Loss = CE (main + aux) + α·(bpp_e + bpp_b).
+- :class:`TTCReconstructionEnhancer`: ``g_e`` (n = 3) reconstructs the frame at the coded, i.e.
+  half, resolution (512×1024 for Cityscapes). Loss = 255·RMSE + α·(bpp_e + bpp_b).
+
+Both load the base from a depth-base checkpoint (its framework-free ``"ttc_codec"`` spec says
+how to rebuild the learned downsample and the bottleneck; the depth head is not needed) and keep
+it frozen: no gradients, eval mode even when the runner calls ``model.train()``. bpp_b is then a
+constant of the loss, but it is logged and reported: the rate of a scalable system is
+base + enhancement bits.
+
+**Standalone** (``standalone=True`` plus ``load_from`` of a trained conditional model): zeros
+replace ŷ_b and every parameter but the enhancement entropy model is frozen (and in eval mode, so
+that batch-norm statistics stay as trained); training then only minimises the rate.
+
+**bpp** (METHOD §5): ``bpp_pixels='frame'`` divides bits by the H·W of the frame given to the
+model (1024×2048: segmentation); ``'coded'`` by the pixels of the coded, learned-downsampled
+frame (512×1024: Cityscapes reconstruction). Base and enhancement bits are divided by the same
+count, so ``bpp = bpp_base + bpp_enh``.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import os
+import os.path as osp
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import ConfigDict
+from mmengine.logging import print_log
+from mmengine.structures import PixelData
+from mmseg.models.segmentors import BaseSegmentor, EncoderDecoder
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from torch import Tensor, nn
+
+from ttc_core.bottleneck import BaseBottleneck
+from ttc_core.checkpoint import (
+    CheckpointError,
+    find_codec_spec,
+    load_checkpoint,
+    make_codec_spec,
+    state_dict_of,
+    sub_state_dict,
+)
+from ttc_core.enhancement import EnhancementBottleneck, EnhancementOutput
+from ttc_core.layers import Downsample
+from ttc_core.losses import bits_per_image, psnr, reconstruction_rmse
+
+__all__ = [
+    "EnhancementCodecMixin",
+    "FrozenBase",
+    "ScalableTerms",
+    "TTCEnhancementSegmentor",
+    "TTCReconstructionEnhancer",
+    "resolve_checkpoint",
+]
+
+#: the codec spec's ``task_decoder`` of the segmentation enhancement (``ttc decompress
+#: --task-output``)
+SEGMENTATION_DECODER = "ttc_mmseg.decode:segmentation_map"
+BPP_PIXELS = ("frame", "coded")
+DEFAULT_ENHANCEMENT_LOSS = dict(alpha=0.01)
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A checkpoint file, or a work directory: its single ``best_*.pth``, else the file named
+    in its ``last_checkpoint`` (MMEngine writes both)."""
+    path = os.fspath(path)
+    if osp.isfile(path):
+        return path
+    if not osp.isdir(path):
+        raise CheckpointError(
+            f"base checkpoint {path!r} does not exist: train the base first (configs/mmseg/"
+            "ttc_depth/) or set model.base.checkpoint=PATH (a .pth file or the base's work_dir)"
+        )
+    best = sorted(glob.glob(osp.join(path, "best_*.pth")))
+    if len(best) == 1:
+        return best[0]
+    last = osp.join(path, "last_checkpoint")
+    if osp.isfile(last):
+        with open(last) as f:
+            name = f.read().strip()
+        for candidate in (name, osp.join(path, name), osp.join(path, osp.basename(name))):
+            if candidate and osp.isfile(candidate):
+                return candidate
+    raise CheckpointError(
+        f"cannot choose a checkpoint in {path!r} ({len(best)} best_*.pth files, no usable "
+        "last_checkpoint): give the .pth file itself"
+    )
+
+
+class FrozenBase(nn.Module):
+    """A trained base layer (learned downsample + ``BaseBottleneck``), frozen.
+
+    Args:
+        checkpoint: a checkpoint carrying a ``"ttc_codec"`` spec (any ttc trainer's, e.g. the
+            depth base's ``best_rmse_epoch_N.pth``), or its work directory (see
+            :func:`resolve_checkpoint`). The spec gives the constructor arguments and where
+            the weights are; the task head is not rebuilt.
+        bottleneck / downsample: constructor arguments, only without ``checkpoint`` (the
+            weights must then come from ``load_from`` of a model that holds them).
+
+    It stays in eval mode and without gradients whatever ``train()`` is called with.
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | None = None,
+        bottleneck: Mapping | None = None,
+        downsample: Mapping | None = None,
+    ):
+        super().__init__()
+        self.input_spec: dict | None = None
+        self.source: str | None = None
+        state = None
+        if checkpoint is not None:
+            self.source = resolve_checkpoint(checkpoint)
+            ckpt = load_checkpoint(self.source)
+            spec = find_codec_spec(ckpt)
+            if spec is None:
+                raise CheckpointError(
+                    f"{self.source} carries no 'ttc_codec' spec: train the base with a ttc "
+                    "config (it adds TTCCheckpointHook)"
+                )
+            bottleneck = spec["base"]["kwargs"]
+            down = spec.get("base_downsample")
+            downsample = down["kwargs"] if down else None
+            self.input_spec = dict(spec["input"])
+            state = state_dict_of(ckpt)
+        elif bottleneck is None:
+            raise ValueError(
+                "the base needs checkpoint=PATH (a trained base checkpoint or its work_dir), or "
+                "bottleneck=dict(...) when its weights come from load_from"
+            )
+        self.bottleneck_kwargs = dict(bottleneck)
+        self.downsample_kwargs = dict(downsample) if downsample else None
+        self.bottleneck = BaseBottleneck(**self.bottleneck_kwargs)
+        self.downsample = Downsample(**self.downsample_kwargs) if self.downsample_kwargs else None
+        if state is not None:
+            self.bottleneck.load_state_dict(sub_state_dict(state, spec["base"]["prefix"]))
+            if self.downsample is not None:
+                self.downsample.load_state_dict(sub_state_dict(state, down["prefix"]))
+        self.requires_grad_(False)
+        super().train(False)
+
+    @property
+    def latent_channels(self) -> int:
+        return self.bottleneck.latent_channels
+
+    @property
+    def factor(self) -> int:
+        return self.downsample.factor if self.downsample is not None else 1
+
+    def train(self, mode: bool = True) -> FrozenBase:
+        return super().train(False)  # frozen: always eval
+
+    @torch.no_grad()
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(ŷ_b, estimated bits per image, coded input)`` of normalised frames ``x``."""
+        x_c = self.downsample(x) if self.downsample is not None else x
+        y_hat = self.bottleneck.encode(x_c)
+        bits = bits_per_image(self.bottleneck.entropy_model(y_hat).likelihoods)
+        return y_hat, bits, x_c
+
+
+@dataclass
+class ScalableTerms:
+    """What both layers computed for one batch."""
+
+    y_base: Tensor  #: ŷ_b
+    bits_base: Tensor  #: estimated base bits per image, (N,)
+    base_input: Tensor  #: what f_b coded
+    enhancement: EnhancementOutput  #: ŷ_e, p(ŷ_e | ŷ_b), g_e(ŷ_e) (None in standalone training)
+    enhancement_input: Tensor  #: what f_e coded
+    frame: Tensor  #: the normalised frames
+    num_pixels: int  #: the bpp denominator (see ``bpp_pixels``)
+
+    @property
+    def bits_enh(self) -> Tensor:
+        return self.enhancement.bits
+
+    @property
+    def bpp_base(self) -> Tensor:
+        return self.bits_base / self.num_pixels
+
+    @property
+    def bpp_enh(self) -> Tensor:
+        return self.enhancement.bits / self.num_pixels
+
+
+def _plain_cfg(cfg: Any) -> Any:
+    """A config as plain dicts / lists (JSON-able, safe to unpickle), without weight paths."""
+    if isinstance(cfg, Mapping):
+        return {
+            str(k): _plain_cfg(v) for k, v in cfg.items() if k not in ("init_cfg", "pretrained")
+        }
+    if isinstance(cfg, (list, tuple)):
+        return [_plain_cfg(v) for v in cfg]
+    return cfg
+
+
+class EnhancementCodecMixin:
+    """Frozen base + trainable enhancement layer, their rates, results and codec spec.
+
+    Mixed into an mmseg segmentor (``BaseSegmentor`` subclass); see the module docstring.
+    """
+
+    #: ``"image"`` or ``"pseudo_image"`` (codec spec)
+    enhancement_output_type = "image"
+    #: ``"module:function"`` of ``ttc decompress --task-output``, or None
+    task_decoder: str | None = None
+    _terms: ScalableTerms | None = None
+
+    def _init_enhancement(
+        self,
+        base: Mapping,
+        enhancement: Mapping | None,
+        downsample: Mapping | None,
+        codec_loss: Mapping | None,
+        standalone: bool,
+        bpp_pixels: str,
+        synthesis_blocks: int,
+        out_channels: int,
+    ) -> None:
+        if bpp_pixels not in BPP_PIXELS:
+            raise ValueError(f"bpp_pixels must be one of {BPP_PIXELS}, got {bpp_pixels!r}")
+        cfg = {**DEFAULT_ENHANCEMENT_LOSS, **dict(codec_loss or {})}
+        unknown = set(cfg) - set(DEFAULT_ENHANCEMENT_LOSS)
+        if unknown:
+            raise ValueError(
+                f"unknown codec_loss keys {sorted(unknown)}; known: "
+                f"{sorted(DEFAULT_ENHANCEMENT_LOSS)} (the base is frozen: no β here)"
+            )
+        self.alpha = float(cfg["alpha"])
+        if not self.alpha >= 0:
+            raise ValueError(f"codec_loss.alpha must be >= 0, got {self.alpha}")
+        self.codec_loss_cfg = cfg
+        self.bpp_pixels = bpp_pixels
+
+        self.base = FrozenBase(**dict(base))
+        if self.base.source is not None:
+            print_log(f"frozen base layer loaded from {self.base.source}", logger="current")
+        self.enhancement_downsample_kwargs = (
+            {"channels": 3, **dict(downsample)} if downsample else None
+        )
+        self.enhancement_downsample = (
+            Downsample(**self.enhancement_downsample_kwargs)
+            if self.enhancement_downsample_kwargs
+            else None
+        )
+        factor = self.enhancement_downsample.factor if self.enhancement_downsample else 1
+        if factor != self.base.factor:
+            raise ValueError(
+                f"the enhancement layer downsamples by {factor} but the base by "
+                f"{self.base.factor}: ŷ_e and ŷ_b must have the same spatial size"
+            )
+        kwargs = dict(enhancement or {})
+        kwargs.pop("standalone", None)  # the model's own switch decides
+        side = self.base.latent_channels
+        if kwargs.setdefault("side_channels", side) != side:
+            raise ValueError(
+                f"enhancement side_channels={kwargs['side_channels']} but the base latent has "
+                f"{side} channels"
+            )
+        kwargs.setdefault("synthesis_blocks", synthesis_blocks)
+        kwargs.setdefault("out_channels", out_channels)
+        self.enhancement_kwargs = kwargs
+        self.enhancement = EnhancementBottleneck(**kwargs)
+        self._check_input_normalization()
+        self._terms = None
+        if standalone:
+            self.set_standalone()
+
+    # -- configuration ----------------------------------------------------------------------
+    def _input_normalization(self) -> tuple[list[float], list[float], str]:
+        """Mean / std on 0–255 pixels and channel order of the data preprocessor's output."""
+        pre = getattr(self, "data_preprocessor", None)
+        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+        if pre is not None and getattr(pre, "_enable_normalize", False):
+            mean, std = pre.mean.flatten().tolist(), pre.std.flatten().tolist()
+        rgb = pre is None or bool(getattr(pre, "_channel_conversion", True))
+        return mean, std, "RGB" if rgb else "BGR"
+
+    def _check_input_normalization(self) -> None:
+        spec = self.base.input_spec
+        if spec is None:
+            return
+        mean, std, order = self._input_normalization()
+        scale = float(spec.get("scale", 1.0))
+        base_mean = [m * 255.0 / scale for m in spec["mean"]]
+        base_std = [s * 255.0 / scale for s in spec["std"]]
+        close = all(
+            abs(a - b) <= 1e-3 for a, b in zip(mean + std, base_mean + base_std, strict=True)
+        )
+        if not close or order != spec.get("channel_order", "RGB"):
+            raise ValueError(
+                f"the data preprocessor (mean {mean}, std {std}, {order}) must normalise the "
+                f"frames as the base saw them (mean {base_mean}, std {base_std}, "
+                f"{spec.get('channel_order', 'RGB')}): both layers are coded from one input"
+            )
+
+    @property
+    def standalone(self) -> bool:
+        return self.enhancement.standalone
+
+    @property
+    def requires_load_from(self) -> bool:
+        """Standalone retrains the entropy model of a *trained* conditional model."""
+        return self.standalone
+
+    def set_standalone(self) -> None:
+        """Zeros replace ŷ_b; freeze everything but the enhancement entropy model."""
+        self.enhancement.set_standalone(True)
+        for name, param in self.named_parameters():
+            param.requires_grad_(name.startswith("enhancement.entropy_model."))
+        self.train(self.training)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        if getattr(self, "enhancement", None) is not None and self.standalone:
+            # batch-norm statistics and dropout of the frozen parts stay as trained
+            for module in self.children():
+                module.train(False)
+            self.enhancement.entropy_model.train(mode)
+        self._terms = None
+        return self
+
+    # -- forward ----------------------------------------------------------------------------
+    def run_codec(self, inputs: Tensor) -> ScalableTerms:
+        """Both layers on normalised frames; keeps the terms for :meth:`pop_terms`."""
+        y_b, bits_b, x_b = self.base(inputs)
+        frozen_encoder = self.standalone and self.training
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
+            x_e = (
+                self.enhancement_downsample(inputs)
+                if self.enhancement_downsample is not None
+                else inputs
+            )
+            if frozen_encoder:
+                y_e = self.enhancement.encode(x_e)
+        if frozen_encoder:
+            # standalone training only minimises the rate: skip g_e and the task network
+            likelihoods = self.enhancement.entropy_model(y_e, y_b).likelihoods
+            bits = bits_per_image(likelihoods)
+            size = x_e.shape[-2] * x_e.shape[-1]
+            enh = EnhancementOutput(y_e, likelihoods, None, bits, bits / size)
+        else:
+            enh = self.enhancement(x_e, side=y_b)
+        if self.bpp_pixels == "frame":
+            num_pixels = int(inputs.shape[-2]) * int(inputs.shape[-1])
+        else:
+            num_pixels = int(x_e.shape[-2]) * int(x_e.shape[-1])
+        self._terms = ScalableTerms(y_b, bits_b, x_b, enh, x_e, inputs, num_pixels)
+        return self._terms
+
+    def pop_terms(self) -> ScalableTerms:
+        if self._terms is None:
+            raise RuntimeError(f"{type(self).__name__}: no forward pass since the last read")
+        terms, self._terms = self._terms, None
+        return terms
+
+    # -- losses -----------------------------------------------------------------------------
+    def rate_losses(self, terms: ScalableTerms) -> dict[str, Tensor]:
+        """``loss_rate = α·(bpp_e + bpp_b)`` (bpp_b is a constant) and the logged rates."""
+        bpp_base = terms.bpp_base.mean().detach()
+        bpp_enh = terms.bpp_enh.mean()
+        return {
+            "loss_rate": self.alpha * (bpp_enh + bpp_base),
+            "bpp": (bpp_enh + bpp_base).detach(),
+            "bpp_base": bpp_base,
+            "bpp_enh": bpp_enh.detach(),
+        }
+
+    @staticmethod
+    def _merge(losses: dict, extra: dict) -> dict:
+        for key, value in extra.items():
+            if key in losses:
+                raise KeyError(f"loss key {key!r} is produced twice")
+            losses[key] = value
+        return losses
+
+    # -- results ----------------------------------------------------------------------------
+    def attach_rate_results(self, data_samples, terms: ScalableTerms, extra=None) -> None:
+        """Per-image bits / bpp of both layers (estimated; actual with ``actual_bits``)."""
+        n = terms.num_pixels
+        counted = terms.frame if self.bpp_pixels == "frame" else terms.enhancement_input
+        shape = tuple(int(s) for s in counted.shape[-2:])
+        base = terms.bits_base.detach().float().cpu().tolist()
+        enh = terms.bits_enh.detach().float().cpu().tolist()
+        info = [
+            dict(
+                bits_base=b,
+                bits_enh=e,
+                bpp_base=b / n,
+                bpp_enh=e / n,
+                bpp=(b + e) / n,
+                bpp_pixels=self.bpp_pixels,
+                bpp_shape=shape,
+                coded_shape=tuple(int(s) for s in terms.enhancement_input.shape[-2:]),
+            )
+            for b, e in zip(base, enh, strict=True)
+        ]
+        if (self.test_cfg or {}).get("actual_bits", False):
+            base_a, enh_a = self.actual_bits(terms)
+            for values, b, e in zip(info, base_a, enh_a, strict=True):
+                values.update(
+                    bits_base_actual=float(b),
+                    bits_enh_actual=float(e),
+                    bpp_base_actual=b / n,
+                    bpp_enh_actual=e / n,
+                    bpp_actual=(b + e) / n,
+                )
+        for i, (sample, values) in enumerate(zip(data_samples, info, strict=True)):
+            if extra is not None:
+                values.update(extra[i])
+            sample.set_metainfo(values)
+
+    @torch.no_grad()
+    def actual_bits(self, terms: ScalableTerms) -> tuple[list[int], list[int]]:
+        """Bits of the real rANS strings of each image: (base, enhancement)."""
+        order = (self.test_cfg or {}).get("coding_order", "wavefront")
+        self.base.bottleneck.update(force=False)
+        self.enhancement.update(force=False)
+        base, y_b = self.base.bottleneck.compress(terms.base_input, order=order)
+        enh, _ = self.enhancement.compress(terms.enhancement_input, y_b, order=order)
+        return [8 * len(s) for s in base], [8 * len(s) for s in enh]
+
+    # -- checkpoints ------------------------------------------------------------------------
+    def task_network_spec(self) -> dict | None:
+        """What a task decoder needs to rebuild the task network (None: no task network)."""
+        return None
+
+    def codec_spec(self) -> dict:
+        """The ``"ttc_codec"`` spec: frozen base + enhancement, rebuilt by ``ttc`` alone."""
+        mean, std, order = self._input_normalization()
+        base_down = None
+        if self.base.downsample_kwargs:
+            base_down = (self.base.downsample_kwargs, "base.downsample.")
+        enh_down = None
+        if self.enhancement_downsample_kwargs:
+            enh_down = (self.enhancement_downsample_kwargs, "enhancement_downsample.")
+        spec = make_codec_spec(
+            base_kwargs=self.base.bottleneck_kwargs,
+            base_prefix="base.bottleneck.",
+            mean=mean,
+            std=std,
+            scale=255.0,
+            channel_order=order,
+            base_downsample=base_down,
+            enhancement=dict(
+                kwargs={**self.enhancement_kwargs, "standalone": self.standalone},
+                prefix="enhancement.",
+                downsample=enh_down,
+                output=self.enhancement_output_type,
+                task_decoder=self.task_decoder,
+            ),
+        )
+        network = self.task_network_spec()
+        if network is not None:
+            spec["enhancement"]["task_network"] = network
+        return spec
+
+
+def _check_whole(test_cfg) -> ConfigDict:
+    test_cfg = ConfigDict(test_cfg or dict(mode="whole"))
+    if test_cfg.get("mode", "whole") != "whole":
+        raise ValueError(
+            f"test_cfg.mode must be 'whole', got {test_cfg.get('mode')!r}: the rate is defined "
+            "per frame, and sliding windows would code each window separately"
+        )
+    return test_cfg
+
+
+@MODELS.register_module()
+class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
+    """Semantic segmentation from an enhancement layer coded given a frozen base.
+
+    ``frame ─ downsample ─ f_e ─ ŷ_e (| ŷ_b) ─ g_e ─ pseudo-image ─ backbone ─ heads ─ ×2``.
+
+    Args:
+        base: ``dict(checkpoint=PATH)`` of the trained base (file or work_dir), see
+            :class:`FrozenBase`.
+        enhancement: :class:`ttc_core.enhancement.EnhancementBottleneck` arguments
+            (``side_channels`` is the base's; ``synthesis_blocks`` defaults to 1, the paper's
+            pseudo-image decoder).
+        downsample: the enhancement layer's learned downsample (same factor as the base's).
+        codec_loss: ``dict(alpha)``: rate weight on ``bpp_e + bpp_b`` (bpp per frame pixel).
+        standalone: the Standalone reference (zeros for ŷ_b, only the enhancement entropy
+            model trains); use with ``load_from`` of a trained conditional model.
+        bpp_pixels: ``'frame'`` (default: bits / 1024·2048) or ``'coded'``.
+        test_cfg: ``mode='whole'`` only; ``actual_bits=True`` codes every image with the
+            real rANS coder; ``coding_order`` (``'wavefront'``).
+        backbone, decode_head, neck, auxiliary_head, ...: ``EncoderDecoder`` arguments; the
+            backbone reads the 3-channel pseudo-image (e.g. ``ResNetV1c``), the heads should
+            be ``UpsampledASPPHead`` / ``UpsampledFCNHead`` (learned ×2 to the frame).
+    """
+
+    enhancement_output_type = "pseudo_image"
+    task_decoder = SEGMENTATION_DECODER
+
+    def __init__(
+        self,
+        backbone: dict,
+        decode_head: dict,
+        base: dict,
+        enhancement: dict | None = None,
+        downsample: dict | None = None,
+        codec_loss: dict | None = None,
+        standalone: bool = False,
+        bpp_pixels: str = "frame",
+        neck: dict | None = None,
+        auxiliary_head: dict | None = None,
+        train_cfg: dict | None = None,
+        test_cfg: dict | None = None,
+        data_preprocessor: dict | None = None,
+        pretrained: str | None = None,
+        init_cfg=None,
+    ):
+        self._task_network_cfg = _plain_cfg(
+            dict(backbone=backbone, neck=neck, decode_head=decode_head)
+        )
+        super().__init__(
+            backbone=copy.deepcopy(backbone),
+            decode_head=copy.deepcopy(decode_head),
+            neck=copy.deepcopy(neck),
+            auxiliary_head=copy.deepcopy(auxiliary_head),
+            train_cfg=train_cfg,
+            test_cfg=test_cfg,
+            data_preprocessor=data_preprocessor,
+            pretrained=pretrained,
+            init_cfg=init_cfg,
+        )
+        self.test_cfg = _check_whole(self.test_cfg)
+        self._init_enhancement(
+            base,
+            enhancement,
+            dict(factor=2) if downsample is None else downsample,
+            codec_loss,
+            standalone,
+            bpp_pixels,
+            synthesis_blocks=1,
+            out_channels=3,
+        )
+
+    def task_network_spec(self) -> dict:
+        return dict(
+            self._task_network_cfg,
+            prefix=dict(backbone="backbone.", neck="neck.", decode_head="decode_head."),
+        )
+
+    def extract_feat(self, inputs: Tensor) -> list[Tensor]:
+        terms = self.run_codec(inputs)
+        x = self.backbone(terms.enhancement.output)
+        if self.with_neck:
+            x = self.neck(x)
+        return x
+
+    def loss(self, inputs: Tensor, data_samples) -> dict:
+        if self.standalone:
+            # only the entropy model trains: the task loss has no gradient to give it
+            return self.rate_losses(self.run_codec(inputs))
+        losses = super().loss(inputs, data_samples)
+        return self._merge(losses, self.rate_losses(self.pop_terms()))
+
+    def predict(self, inputs: Tensor, data_samples=None):
+        results = super().predict(inputs, data_samples)
+        self.attach_rate_results(results, self.pop_terms())
+        return results
+
+    def _forward(self, inputs: Tensor, data_samples=None):
+        out = super()._forward(inputs, data_samples)
+        self._terms = None
+        return out
+
+
+@MODELS.register_module()
+class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
+    """Input reconstruction from an enhancement layer coded given a frozen base.
+
+    ``frame ─ downsample ─ f_e ─ ŷ_e (| ŷ_b) ─ g_e (n = 3) ─ x̂`` at the coded resolution
+    (half of the frame: 512×1024 for Cityscapes). The target is the frame in [0, 1] RGB,
+    bilinearly resized to the coded size (as the base's ``g_a`` target). Loss =
+    ``recon_weight · 255·RMSE + α·(bpp_e + bpp_b)``; predictions carry ``enh_psnr`` (dB, on
+    [0, 1]), the rates, and ``pred_reconstruction`` (the clamped x̂).
+
+    Args: as :class:`TTCEnhancementSegmentor` without the task network; ``bpp_pixels``
+    defaults to ``'coded'`` (bits / 512·1024, METHOD §5); ``recon_weight`` weighs the
+    reconstruction term. The data preprocessor must give RGB (``bgr_to_rgb=True``).
+    """
+
+    enhancement_output_type = "image"
+    task_decoder = None
+
+    def __init__(
+        self,
+        base: dict,
+        enhancement: dict | None = None,
+        downsample: dict | None = None,
+        codec_loss: dict | None = None,
+        standalone: bool = False,
+        bpp_pixels: str = "coded",
+        recon_weight: float = 1.0,
+        train_cfg: dict | None = None,
+        test_cfg: dict | None = None,
+        data_preprocessor: dict | None = None,
+        init_cfg=None,
+    ):
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.train_cfg = train_cfg
+        self.test_cfg = _check_whole(test_cfg)
+        self.recon_weight = float(recon_weight)
+        self._init_enhancement(
+            base,
+            enhancement,
+            dict(factor=2) if downsample is None else downsample,
+            codec_loss,
+            standalone,
+            bpp_pixels,
+            synthesis_blocks=3,
+            out_channels=3,
+        )
+        mean, std, order = self._input_normalization()
+        if order != "RGB":
+            raise ValueError("TTCReconstructionEnhancer needs RGB input: set bgr_to_rgb=True")
+        self.register_buffer("input_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("input_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    # BaseSegmentor's interface
+    def extract_feat(self, inputs: Tensor) -> ScalableTerms:
+        return self.run_codec(inputs)
+
+    def encode_decode(self, inputs: Tensor, batch_data_samples=None) -> Tensor:
+        return self.run_codec(inputs).enhancement.output
+
+    def target(self, terms: ScalableTerms) -> Tensor:
+        """The frames in [0, 1] RGB, bilinearly resized to the coded size."""
+        x01 = (terms.frame * self.input_std + self.input_mean) / 255.0
+        size = tuple(terms.enhancement_input.shape[-2:])
+        if tuple(x01.shape[-2:]) != size:
+            x01 = F.interpolate(x01, size=size, mode="bilinear", align_corners=False)
+        return x01.clamp(0, 1)
+
+    def loss(self, inputs: Tensor, data_samples=None) -> dict:
+        terms = self.run_codec(inputs)
+        self._terms = None
+        losses = {}
+        if not self.standalone:
+            output, target = terms.enhancement.output, self.target(terms)
+            rec = reconstruction_rmse(output, target)
+            losses["loss_recon"] = self.recon_weight * rec.mean()
+            # logged as recon_psnr (not psnr, the validation metric that `ttc rd` collects)
+            losses["recon_psnr"] = psnr(output.detach(), target).mean()
+        return self._merge(losses, self.rate_losses(terms))
+
+    def predict(self, inputs: Tensor, data_samples=None):
+        terms = self.run_codec(inputs)
+        self._terms = None
+        output = terms.enhancement.output.detach().clamp(0, 1)
+        values = psnr(output, self.target(terms)).cpu().tolist()
+        if data_samples is None:
+            data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
+        for sample, image in zip(data_samples, output, strict=True):
+            sample.set_data(dict(pred_reconstruction=PixelData(data=image)))
+        self.attach_rate_results(data_samples, terms, extra=[dict(enh_psnr=v) for v in values])
+        return data_samples
+
+    def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
+        out = self.encode_decode(inputs)
+        self._terms = None
+        return out

@@ -1,0 +1,529 @@
+"""The scalable enhancement layer on a frozen depth base (issue 5, MMSegmentation half).
+
+Every model here is trained by MMEngine's Runner from a shipped config made tiny, on a depth
+base that the shipped depth config trained (the session fixture ``depth_base``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ttc_mmseg_testutils import (
+    ENH_DIR,
+    REC_BASELINE,
+    REC_PROPOSED,
+    REC_STANDALONE,
+    SEG_BASELINE,
+    SEG_PROPOSED,
+    SEG_STANDALONE,
+    shipped_configs,
+    tiny_enhancement_config,
+    write_tiny_enhancement_config,
+)
+
+import ttc_mmseg  # noqa: F401
+from ttc_core.losses import bits_per_image
+
+#: the conditioning test's training (see ``rec_run``)
+REC_EPOCHS = 100
+
+
+def read_scalars(work_dir: Path) -> list[dict]:
+    records = []
+    for path in sorted(work_dir.glob("*/vis_data/scalars.json")):
+        records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return records
+
+
+def read_logs(work_dir: Path) -> str:
+    return "\n".join(p.read_text() for p in sorted(work_dir.glob("*/*.log")))
+
+
+def base_state(base_checkpoint: Path) -> dict[str, torch.Tensor]:
+    """The base layer's weights in the depth checkpoint, keyed as in ``FrozenBase``."""
+    state = torch.load(base_checkpoint, map_location="cpu")["state_dict"]
+    out = {}
+    for key, value in state.items():
+        for src, dst in (
+            ("backbone.bottleneck.", "bottleneck."),
+            ("backbone.downsample.", "downsample."),
+        ):
+            if key.startswith(src):
+                out[dst + key[len(src) :]] = value
+    return out
+
+
+def snapshot(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed_keys(before: dict, after: dict) -> set[str]:
+    return {k for k in before if not torch.equal(before[k], after[k])}
+
+
+def first_val_batch(runner):
+    model = runner.model
+    batch = next(iter(runner.val_dataloader))
+    data = model.data_preprocessor(batch, False)
+    return batch["data_samples"][0].img_path, data
+
+
+def frames(runner, cfg):
+    """All generated frames (train + val), loaded by the test pipeline (no augmentation)."""
+    from mmengine.runner import Runner
+
+    loader_cfg = copy.deepcopy(cfg.val_dataloader)
+    loader_cfg.dataset.data_prefix = dict(img_path="leftImg8bit/train")
+    inputs = []
+    for loader in (Runner.build_dataloader(loader_cfg), runner.val_dataloader):
+        for batch in loader:
+            inputs.append(runner.model.data_preprocessor(batch, False)["inputs"])
+    return torch.cat(inputs)
+
+
+# -- fixtures ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def base_checkpoint(depth_base) -> Path:
+    return depth_base / "epoch_50.pth"
+
+
+@pytest.fixture(scope="module")
+def seg_run(cityscapes_root, base_checkpoint, tmp_path_factory):
+    """Segmentation enhancement: 2 epochs × 2 iterations, validation after each epoch."""
+    from mmengine.runner import Runner
+
+    work = tmp_path_factory.mktemp("seg_enh")
+    cfg = tiny_enhancement_config(SEG_PROPOSED, cityscapes_root, work, base_checkpoint)
+    runner = Runner.from_cfg(cfg)
+    before = snapshot(runner.model)
+    runner.train()
+    return runner, work, before
+
+
+@pytest.fixture(scope="module")
+def rec_run(cityscapes_root, base_checkpoint, tmp_path_factory):
+    """Reconstruction enhancement, trained long enough (200 iterations at lr 1e-3) for the
+    conditional entropy model to use ŷ_b. Without colour jitter: on 4 frames it makes ŷ_b and
+    ŷ_e of one frame differ from step to step, which hides their relation in so short a run."""
+    from mmengine.runner import Runner
+
+    work = tmp_path_factory.mktemp("rec_enh")
+    cfg = tiny_enhancement_config(
+        REC_PROPOSED,
+        cityscapes_root,
+        work,
+        base_checkpoint,
+        max_epochs=REC_EPOCHS,
+        lr=1e-3,
+        val_interval=REC_EPOCHS,
+    )
+    cfg.model.codec_loss.alpha = 0.1
+    cfg.train_dataloader.dataset.pipeline = [
+        t for t in cfg.train_dataloader.dataset.pipeline if t["type"] != "ColorJitter"
+    ]
+    cfg.default_hooks.checkpoint.interval = REC_EPOCHS
+    cfg.default_hooks.logger.interval = 20
+    runner = Runner.from_cfg(cfg)
+    before = snapshot(runner.model)
+    runner.train()
+    return runner, work, before, cfg
+
+
+# -- training: frozen base, trained enhancement, logged losses, evaluation --------------------
+@pytest.mark.parametrize("run", ["seg_run", "rec_run"])
+def test_base_is_frozen_and_bit_identical_to_its_checkpoint(run, request, base_checkpoint):
+    runner = request.getfixturevalue(run)[0]
+    base = runner.model.base
+    expected = base_state(base_checkpoint)
+    params = dict(base.named_parameters())
+    assert set(params) <= set(expected) and len(params) > 10
+    for key, value in params.items():
+        assert torch.equal(value.detach(), expected[key]), key
+        assert not value.requires_grad, key
+    # frozen also against the runner's model.train()
+    runner.model.train()
+    assert not base.training and not any(m.training for m in base.modules())
+    runner.model.eval()
+
+
+@pytest.mark.parametrize("run", ["seg_run", "rec_run"])
+def test_enhancement_parameters_change(run, request):
+    runner, _, before = request.getfixturevalue(run)[:3]
+    after = snapshot(runner.model)
+    changed = {k.split(".")[0] + "." + k.split(".")[1] for k in changed_keys(before, after)}
+    assert {
+        "enhancement.analysis",
+        "enhancement.entropy_model",
+        "enhancement.synthesis",
+        "enhancement_downsample.conv",
+    } <= changed
+    assert not any(k.startswith("base.") for k in changed)
+
+
+def test_segmentation_losses_are_logged(seg_run):
+    runner, work, _ = seg_run
+    train = [r for r in read_scalars(work) if "loss" in r]
+    assert len(train) == 4  # 2 epochs × 2 iterations, logger interval 1
+    alpha = runner.model.alpha
+    for r in train:
+        for key in ("decode.loss_ce", "aux.loss_ce", "loss_rate", "bpp", "bpp_base", "bpp_enh"):
+            assert key in r, (key, sorted(r))
+        assert r["loss"] == pytest.approx(
+            r["decode.loss_ce"] + r["aux.loss_ce"] + r["loss_rate"], rel=1e-4
+        )
+        assert r["bpp"] == pytest.approx(r["bpp_base"] + r["bpp_enh"], rel=1e-4)
+        assert r["bpp_base"] > 0  # an informative base
+    # (MMEngine logs losses as running means, other values as they are: compare the first)
+    assert train[0]["loss_rate"] == pytest.approx(alpha * train[0]["bpp"], rel=1e-4)
+
+
+def test_segmentation_validation_reports_miou_and_total_bpp(seg_run, depth_base):
+    _, work, _ = seg_run
+    val = [r for r in read_scalars(work) if "mIoU" in r]
+    assert len(val) == 2  # one per epoch
+    for r in val:
+        assert 0 <= r["mIoU"] <= 100 and r["bpp"] > 0
+        assert r["bpp"] == pytest.approx(r["bpp_base"] + r["bpp_enh"], rel=1e-5)
+        assert "bpp_actual" not in r
+    # the frozen base codes the val frames exactly as the depth model did (frame pixels both)
+    depth_val = [r for r in read_scalars(depth_base) if "rmse" in r][-1]
+    assert val[-1]["bpp_base"] == pytest.approx(depth_val["bpp"], rel=1e-5)
+    log = read_logs(work)
+    assert "mIoU" in log and "enhancement bpp (estimated)" in log
+    assert "bits / frame pixels, 64×128" in log
+
+
+def test_reconstruction_losses_and_validation(rec_run):
+    runner, work, _, _ = rec_run
+    records = read_scalars(work)
+    train = [r for r in records if "loss" in r]
+    assert train
+    for r in train:
+        assert r["loss"] == pytest.approx(r["loss_recon"] + r["loss_rate"], rel=1e-4)
+        assert r["bpp"] == pytest.approx(r["bpp_base"] + r["bpp_enh"], rel=1e-4)
+    assert all("recon_psnr" in r and "psnr" not in r for r in train)  # psnr: validation only
+    val = [r for r in records if "psnr" in r]
+    assert val  # one validation at the end of training
+    assert val[0]["psnr"] > 10 and val[0]["bpp"] > val[0]["bpp_base"] > 0
+    assert val[0]["bpp"] == pytest.approx(val[0]["bpp_base"] + val[0]["bpp_enh"], rel=1e-5)
+    log = read_logs(work)
+    # bpp of the half-resolution reconstruction counts the coded pixels
+    assert "enhancement PSNR [dB]" in log and "bits / coded pixels, 32×64" in log
+
+
+def test_reconstruction_with_actual_bits(rec_run):
+    runner = rec_run[0]
+    runner.model.test_cfg.actual_bits = True
+    try:
+        metrics = runner.val_loop.run()
+    finally:
+        runner.model.test_cfg.actual_bits = False
+    for key in ("bpp_actual", "bpp_base_actual", "bpp_enh_actual"):
+        assert metrics[key] > 0
+    assert metrics["bpp_actual"] == pytest.approx(
+        metrics["bpp_base_actual"] + metrics["bpp_enh_actual"]
+    )
+    # real strings (one per layer and frame): the estimate plus at most 8 bytes each of
+    # rANS flush and byte padding, which weigh a lot on a 2×4 latent
+    assert metrics["bpp"] < metrics["bpp_actual"] < metrics["bpp"] + 2 * 64 / (32 * 64)
+
+
+def test_conditioning_is_real(rec_run):
+    """p(ŷ_e | ŷ_b) codes ŷ_e in fewer bits with the true ŷ_b than with zeros (or with the
+    ŷ_b of another frame) in its place."""
+    runner, _, _, cfg = rec_run
+    model = runner.model.eval()
+    x = frames(runner, cfg)
+    with torch.no_grad():
+        y_b, _, _ = model.base(x)
+        y_e = model.enhancement.encode(model.enhancement_downsample(x))
+        em = model.enhancement.entropy_model
+        bits = {
+            name: bits_per_image(em(y_e, side).likelihoods)
+            for name, side in (
+                ("true", y_b),
+                ("zeros", torch.zeros_like(y_b)),
+                ("other frame", y_b.roll(1, 0)),
+            )
+        }
+    assert (y_b != 0).float().mean() > 0.2, "the base latent carries little information"
+    report = {k: round(float(v.sum()), 1) for k, v in bits.items()}
+    print(f"\nenhancement bits of {len(x)} frames: {report}")
+    assert bits["true"].sum() < 0.97 * bits["zeros"].sum(), report
+    assert bits["true"].sum() < bits["other frame"].sum(), report
+
+
+# -- Standalone -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "run, config, checkpoint",
+    [
+        ("seg_run", SEG_STANDALONE, "epoch_2.pth"),
+        ("rec_run", REC_STANDALONE, f"epoch_{REC_EPOCHS}.pth"),
+    ],
+)
+def test_standalone_changes_only_the_entropy_model(
+    run, config, checkpoint, request, cityscapes_root, base_checkpoint, tmp_path
+):
+    from mmengine.runner import Runner
+
+    conditional = request.getfixturevalue(run)[1] / checkpoint
+    cfg = tiny_enhancement_config(
+        config, cityscapes_root, tmp_path / "work", base_checkpoint, max_epochs=1, lr=1e-3
+    )
+    cfg.load_from = str(conditional)
+    runner = Runner.from_cfg(cfg)
+    model = runner.model
+    assert model.standalone
+    trainable = {k for k, p in model.named_parameters() if p.requires_grad}
+    assert trainable and all(k.startswith("enhancement.entropy_model.") for k in trainable)
+    runner.train()
+    loaded = torch.load(conditional, map_location="cpu")["state_dict"]
+    after = snapshot(model)
+    assert set(loaded) == set(after)
+    changed = changed_keys(loaded, after)
+    # every parameter and buffer (batch-norm statistics included) but the entropy model's
+    assert changed and all(k.startswith("enhancement.entropy_model.") for k in changed), changed
+    # the checkpoint says "standalone": ttc codes ŷ_e without ŷ_b
+    standalone = tmp_path / "work" / "epoch_1.pth"
+    spec = torch.load(standalone, map_location="cpu")["ttc_codec"]
+    assert spec["enhancement"]["kwargs"]["standalone"] is True
+    if run == "rec_run":
+        # same ŷ_e and g_e as the conditional model: the same image, from a different stream
+        from ttc_core.cli import main as ttc
+
+        image = first_val_batch(runner)[0]
+        decoded = {}
+        for name, ckpt in (("conditional", conditional), ("standalone", standalone)):
+            stream, out = tmp_path / f"{name}.ttc", tmp_path / f"{name}.pt"
+            assert (
+                ttc(["compress", image, "-c", str(ckpt), "-o", str(stream), "--layers", "all"]) == 0
+            )
+            assert ttc(["decompress", str(stream), "-c", str(ckpt), "-o", str(out)]) == 0
+            decoded[name] = torch.load(out)
+        assert torch.equal(
+            decoded["conditional"]["enhancement"], decoded["standalone"]["enhancement"]
+        )
+        assert torch.equal(decoded["conditional"]["y_base"], decoded["standalone"]["y_base"])
+
+
+def test_standalone_refuses_to_start_without_load_from(cityscapes_root, base_checkpoint, tmp_path):
+    from mmengine.runner import Runner
+
+    cfg = tiny_enhancement_config(
+        REC_STANDALONE, cityscapes_root, tmp_path / "work", base_checkpoint, max_epochs=1
+    )
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match="load_from"):
+        runner.train()
+
+
+# -- real bitstreams --------------------------------------------------------------------------
+def test_reconstruction_file_round_trips_and_matches_the_model(rec_run, tmp_path):
+    from PIL import Image
+
+    from ttc_core import bitstream
+    from ttc_core.cli import main as ttc
+
+    runner, work = rec_run[:2]
+    ckpt = str(work / f"epoch_{REC_EPOCHS}.pth")
+    model = runner.model.eval()
+    image, data = first_val_batch(runner)
+    with torch.no_grad():
+        pred = model.predict(data["inputs"], data["data_samples"])[0]
+        y_e = model.enhancement.encode(model.enhancement_downsample(data["inputs"]))
+        y_b = model.base(data["inputs"])[0]
+    stream = tmp_path / "frame.ttc"
+    assert ttc(["compress", image, "-c", ckpt, "-o", str(stream), "--layers", "all"]) == 0
+    header = bitstream.unpack(stream.read_bytes())
+    assert set(header.layers) == {"base", "enhancement"}
+    assert ttc(["decompress", str(stream), "-c", ckpt, "-o", str(tmp_path / "out.pt")]) == 0
+    out = torch.load(tmp_path / "out.pt")
+    assert torch.equal(out["y_base"], y_b) and torch.equal(out["y_enhancement"], y_e)
+    assert torch.equal(out["enhancement"][0], pred.pred_reconstruction.data)
+    assert ttc(["decompress", str(stream), "-c", ckpt, "-o", str(tmp_path / "out.png")]) == 0
+    png = np.asarray(Image.open(tmp_path / "out.png"))
+    expected = (pred.pred_reconstruction.data.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    assert png.shape == (32, 64, 3) and np.array_equal(png, expected)
+
+
+def test_segmentation_file_decodes_to_the_models_label_map(seg_run, tmp_path):
+    from PIL import Image
+
+    from ttc_core.cli import main as ttc
+
+    runner, work, _ = seg_run
+    ckpt = str(work / "epoch_2.pth")
+    spec = torch.load(ckpt, map_location="cpu")["ttc_codec"]
+    assert spec["enhancement"]["output"] == "pseudo_image"
+    assert spec["enhancement"]["task_decoder"] == "ttc_mmseg.decode:segmentation_map"
+    model = runner.model.eval()
+    image, data = first_val_batch(runner)
+    with torch.no_grad():
+        pred = model.predict(data["inputs"], data["data_samples"])[0]
+    labels = pred.pred_sem_seg.data[0].numpy()
+    stream = tmp_path / "frame.ttc"
+    assert ttc(["compress", image, "-c", ckpt, "-o", str(stream), "--layers", "all"]) == 0
+    out = tmp_path / "labels.png"
+    assert ttc(["decompress", str(stream), "-c", ckpt, "-o", str(out), "--task-output"]) == 0
+    decoded = np.asarray(Image.open(out))
+    assert decoded.dtype == np.uint8 and decoded.shape == labels.shape == (64, 128)
+    assert np.array_equal(decoded, labels)
+
+
+# -- configs and building blocks ------------------------------------------------------------
+ENH_CONFIGS = shipped_configs("ttc_enhancement")
+
+
+def test_the_enhancement_configs_ship():
+    names = {p.name for p in ENH_CONFIGS}
+    for path in (
+        SEG_PROPOSED,
+        SEG_BASELINE,
+        SEG_STANDALONE,
+        REC_PROPOSED,
+        REC_BASELINE,
+        REC_STANDALONE,
+    ):
+        assert path.name in names and path.parent == ENH_DIR
+
+
+@pytest.mark.parametrize("path", ENH_CONFIGS, ids=lambda p: p.name)
+def test_enhancement_config_loads_and_builds(path, base_checkpoint):
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    from ttc_mmseg.launch import check_config
+
+    cfg = Config.fromfile(str(path))
+    check_config(cfg, str(path))
+    assert "ttc_mmseg" in cfg.custom_imports["imports"]
+    # reference settings of the enhancement stage
+    assert cfg.optim_wrapper.optimizer.type == "Adam" and cfg.optim_wrapper.optimizer.lr == 1e-4
+    assert cfg.optim_wrapper.clip_grad.max_norm == 1.0
+    assert cfg.train_dataloader.batch_size == 10
+    assert cfg.model.test_cfg.mode == "whole"
+    types = [t["type"] for t in cfg.train_dataloader.dataset.pipeline]
+    assert "RandomFlip" in types and "ColorJitter" in types
+    assert "RandomCrop" not in types and "RandomResize" not in types
+    assert {h["type"] for h in cfg.custom_hooks} >= {"TTCCheckpointHook"}
+    expected_base = "ttc-baseline" if "baseline" in path.name else "ttc-proposed"
+    assert expected_base in cfg.model.base.checkpoint
+    standalone = "standalone" in path.name
+    assert cfg.model.standalone is standalone
+    if standalone:
+        assert cfg.load_from is None  # set by the user: the trained conditional model
+    cfg.model.base.checkpoint = str(base_checkpoint)
+    model = MODELS.build(cfg.model)
+    assert model.enhancement_kwargs["latent_channels"] == 192
+    trainable = {k for k, p in model.named_parameters() if p.requires_grad}
+    if standalone:
+        assert all(k.startswith("enhancement.entropy_model.") for k in trainable)
+    else:
+        assert not any(k.startswith("base.") for k in trainable)
+    if cfg.model.type == "TTCEnhancementSegmentor":
+        assert model.enhancement_kwargs["synthesis_blocks"] == 1
+        assert model.bpp_pixels == "frame"
+        assert type(model.decode_head).__name__ == "UpsampledASPPHead"
+        assert model.decode_head.num_classes == 19 and model.backbone.depth == 50
+        assert type(model.auxiliary_head).__name__ == "UpsampledFCNHead"
+    else:
+        assert model.enhancement_kwargs["synthesis_blocks"] == 3
+        assert model.bpp_pixels == "coded"
+
+
+def test_base_checkpoint_may_be_the_base_work_dir(depth_base):
+    from ttc_mmseg.enhancement import FrozenBase, resolve_checkpoint
+
+    assert Path(resolve_checkpoint(str(depth_base))).name.startswith("best_rmse_")
+    base = FrozenBase(checkpoint=str(depth_base))
+    assert base.latent_channels == 16 and base.factor == 2
+    with pytest.raises(Exception, match="does not exist"):
+        resolve_checkpoint(str(depth_base / "missing"))
+
+
+def test_input_normalisation_must_match_the_base(base_checkpoint):
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    cfg = Config.fromfile(str(REC_PROPOSED))
+    cfg.model.base.checkpoint = str(base_checkpoint)
+    cfg.model.data_preprocessor.mean = [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="normalise the frames as the base saw them"):
+        MODELS.build(cfg.model)
+
+
+def test_upsampled_heads_predict_at_frame_size():
+    from mmseg.registry import MODELS
+
+    head = MODELS.build(
+        dict(type="UpsampledASPPHead", in_channels=8, channels=4, num_classes=19, dilations=(1, 2))
+    )
+    feats = [torch.randn(1, 8, 4, 8)]
+    logits = head.predict(feats, [dict(img_shape=(64, 128), pad_shape=(64, 128))], {})
+    assert logits.shape == (1, 19, 64, 128)
+    assert head.upsample.conv.in_channels == 19
+
+
+@pytest.mark.slow
+def test_train_test_and_standalone_from_the_command_line(
+    cityscapes_root, base_checkpoint, tmp_path
+):
+    """tools/train.py → tools/test.py (actual bits) → the Standalone in one command."""
+    import os
+    import subprocess
+    import sys
+
+    from ttc_mmseg_testutils import REPO
+
+    env = dict(os.environ, OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+
+    def run(*args):
+        proc = subprocess.run(
+            [sys.executable, *map(str, args)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc
+
+    cfg = write_tiny_enhancement_config(
+        tmp_path / "seg.py", SEG_PROPOSED, cityscapes_root, base_checkpoint
+    )
+    work = tmp_path / "work"
+    run("tools/train.py", cfg, "--work-dir", work)
+    ckpt = work / "epoch_1.pth"
+    run(
+        "tools/test.py",
+        cfg,
+        ckpt,
+        "--work-dir",
+        work / "test",
+        "--cfg-options",
+        "model.test_cfg.actual_bits=True",
+    )
+    results = [json.loads(p.read_text()) for p in (work / "test").glob("*/[0-9]*_[0-9]*.json")]
+    assert len(results) == 1
+    metrics = results[0]
+    assert "mIoU" in metrics and metrics["bpp"] > 0 and metrics["bpp_actual"] > 0
+    assert metrics["bpp_enh_actual"] > 0 and metrics["bpp_base_actual"] > 0
+    standalone = write_tiny_enhancement_config(
+        tmp_path / "standalone.py", SEG_STANDALONE, cityscapes_root, base_checkpoint
+    )
+    run(
+        "tools/train.py",
+        standalone,
+        "--work-dir",
+        tmp_path / "standalone",
+        "--cfg-options",
+        f"load_from={ckpt}",
+    )
+    spec = torch.load(tmp_path / "standalone" / "epoch_1.pth", map_location="cpu")["ttc_codec"]
+    assert spec["enhancement"]["kwargs"]["standalone"] is True
