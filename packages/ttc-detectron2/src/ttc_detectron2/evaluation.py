@@ -48,13 +48,19 @@ __all__ = ["TTCEnhancementEvaluator", "TTCRateEvaluator"]
 logger = logging.getLogger(__name__)
 
 
-class TTCRateEvaluator(DatasetEvaluator):
-    """Mean estimated / actual bpp and direct-reconstruction PSNR over a dataset.
+class _MeanOverImages(DatasetEvaluator):
+    """Means of the per-image ``"ttc"`` dicts a ttc model attaches to its outputs.
 
-    Args:
-        distributed: gather the records of all ranks (results on the main process only).
-        output_dir: where to write ``ttc_rate.json`` (per-image records and the summary).
+    Subclasses say which means to report (:attr:`MEANS`: summary key → per-image key; a key is
+    reported when every image has it), which per-image key proves the right model
+    (:attr:`REQUIRED`), and where the records go (:attr:`FILENAME`).
     """
+
+    MEANS: dict[str, str] = {}
+    REQUIRED = "bpp"
+    FILENAME = "ttc.json"
+    WHAT = "ttc"
+    MODEL = "a ttc model"
 
     def __init__(self, distributed: bool = True, output_dir: str | None = None):
         self._distributed = distributed
@@ -67,80 +73,10 @@ class TTCRateEvaluator(DatasetEvaluator):
     def process(self, inputs, outputs) -> None:
         for inp, out in zip(inputs, outputs):  # noqa: B905 (python 3.9 has no strict=)
             info = out.get("ttc")
-            if info is None:
+            if info is None or self.REQUIRED not in info:
                 raise KeyError(
-                    "TTCRateEvaluator needs outputs of a ttc model (an output dict without "
-                    "'ttc'): evaluate a TTCGeneralizedRCNN (MODEL.META_ARCHITECTURE)"
-                )
-            record = {"image_id": inp.get("image_id"), **info}
-            self._records.append(record)
-
-    def evaluate(self):
-        records = self._records
-        if self._distributed:
-            comm.synchronize()
-            records = list(itertools.chain(*comm.gather(records, dst=0)))
-            if not comm.is_main_process():
-                return {}
-        if not records:
-            logger.warning("TTCRateEvaluator received no images")
-            return {}
-        result = {
-            "bpp_estimated": float(np.mean([r["bpp"] for r in records])),
-            "num_images": float(len(records)),
-        }
-        if all("actual_bpp" in r for r in records):
-            result["bpp"] = float(np.mean([r["actual_bpp"] for r in records]))
-        if all("recon_psnr" in r for r in records):
-            result["recon_psnr"] = float(np.mean([r["recon_psnr"] for r in records]))
-        if self._output_dir:
-            PathManager.mkdirs(self._output_dir)
-            path = os.path.join(self._output_dir, "ttc_rate.json")
-            with PathManager.open(path, "w") as f:
-                json.dump({"summary": result, "images": records}, f, default=str)
-        logger.info("ttc rate / reconstruction: %s", result)
-        return {"ttc": result}
-
-
-class TTCEnhancementEvaluator(DatasetEvaluator):
-    """Mean PSNR and bpp (base, enhancement, total; estimated and actual) of a scalable model.
-
-    Averages the ``"ttc"`` dicts of
-    :class:`~ttc_detectron2.enhancement.TTCReconstructionEnhancement` (see the module docstring).
-
-    Args:
-        distributed: gather the records of all ranks (results on the main process only).
-        output_dir: where to write ``ttc_enhancement.json`` (per-image records and the summary).
-    """
-
-    #: summary key → per-image key (means over images)
-    MEANS = {
-        "psnr": "psnr",
-        "bpp_estimated": "bpp",
-        "bpp_base_estimated": "bpp_base",
-        "bpp_enhancement_estimated": "bpp_enhancement",
-        "bpp": "actual_bpp",
-        "bpp_base": "actual_bpp_base",
-        "bpp_enhancement": "actual_bpp_enhancement",
-        "base_recon_psnr": "base_recon_psnr",
-    }
-
-    def __init__(self, distributed: bool = True, output_dir: str | None = None):
-        self._distributed = distributed
-        self._output_dir = output_dir
-        self._records: list[dict] = []
-
-    def reset(self) -> None:
-        self._records = []
-
-    def process(self, inputs, outputs) -> None:
-        for inp, out in zip(inputs, outputs):  # noqa: B905 (python 3.9 has no strict=)
-            info = out.get("ttc")
-            if info is None or "bpp_enhancement" not in info:
-                raise KeyError(
-                    "TTCEnhancementEvaluator needs outputs of a ttc enhancement model (an output "
-                    "dict without 'ttc' / 'bpp_enhancement'): evaluate a "
-                    "TTCReconstructionEnhancement (MODEL.META_ARCHITECTURE)"
+                    f"{type(self).__name__} needs outputs of {self.MODEL} (an output dict "
+                    f"without 'ttc' / '{self.REQUIRED}'): check MODEL.META_ARCHITECTURE"
                 )
             self._records.append({"image_id": inp.get("image_id"), **info})
 
@@ -152,17 +88,60 @@ class TTCEnhancementEvaluator(DatasetEvaluator):
             if not comm.is_main_process():
                 return {}
         if not records:
-            logger.warning("TTCEnhancementEvaluator received no images")
+            logger.warning("%s received no images", type(self).__name__)
             return {}
-        result = {}
-        for key, field in self.MEANS.items():
-            if all(field in r for r in records):
-                result[key] = float(np.mean([r[field] for r in records]))
+        result = {
+            key: float(np.mean([r[field] for r in records]))
+            for key, field in self.MEANS.items()
+            if all(field in r for r in records)
+        }
         result["num_images"] = float(len(records))
         if self._output_dir:
             PathManager.mkdirs(self._output_dir)
-            path = os.path.join(self._output_dir, "ttc_enhancement.json")
+            path = os.path.join(self._output_dir, self.FILENAME)
             with PathManager.open(path, "w") as f:
                 json.dump({"summary": result, "images": records}, f, default=str)
-        logger.info("ttc scalable reconstruction (base + enhancement): %s", result)
+        logger.info("%s: %s", self.WHAT, result)
         return {"ttc": result}
+
+
+class TTCRateEvaluator(_MeanOverImages):
+    """Mean estimated / actual bpp and direct-reconstruction PSNR over a dataset.
+
+    Args:
+        distributed: gather the records of all ranks (results on the main process only).
+        output_dir: where to write ``ttc_rate.json`` (per-image records and the summary).
+    """
+
+    MEANS = {"bpp_estimated": "bpp", "bpp": "actual_bpp", "recon_psnr": "recon_psnr"}
+    REQUIRED = "bpp"
+    FILENAME = "ttc_rate.json"
+    WHAT = "ttc rate / reconstruction"
+    MODEL = "a ttc detector (TTCGeneralizedRCNN)"
+
+
+class TTCEnhancementEvaluator(_MeanOverImages):
+    """Mean PSNR and bpp (base, enhancement, total; estimated and actual) of a scalable model.
+
+    Averages the ``"ttc"`` dicts of
+    :class:`~ttc_detectron2.enhancement.TTCReconstructionEnhancement` (see the module docstring).
+
+    Args:
+        distributed: gather the records of all ranks (results on the main process only).
+        output_dir: where to write ``ttc_enhancement.json`` (per-image records and the summary).
+    """
+
+    MEANS = {
+        "psnr": "psnr",
+        "bpp_estimated": "bpp",
+        "bpp_base_estimated": "bpp_base",
+        "bpp_enhancement_estimated": "bpp_enhancement",
+        "bpp": "actual_bpp",
+        "bpp_base": "actual_bpp_base",
+        "bpp_enhancement": "actual_bpp_enhancement",
+        "base_recon_psnr": "base_recon_psnr",
+    }
+    REQUIRED = "bpp_enhancement"
+    FILENAME = "ttc_enhancement.json"
+    WHAT = "ttc scalable reconstruction (base + enhancement)"
+    MODEL = "a ttc enhancement model (TTCReconstructionEnhancement)"

@@ -49,16 +49,7 @@ def ttc_types() -> set[str]:
     """Names of everything ttc_mmseg registers in mmseg's registries."""
     from mmseg import registry
 
-    from . import (  # noqa: F401
-        backbone,
-        datasets,
-        enhancement,
-        heads,
-        hooks,
-        losses,
-        metrics,
-        segmentors,
-    )
+    import ttc_mmseg  # noqa: F401  (registers every ttc type)
 
     names = set()
     for reg in (
