@@ -45,7 +45,7 @@ DETECTION_CONFIGS = {
     "Baseline": "configs/detectron2/demo/ttc_baseline_R_18_FPN_demo_synthetic-coco.yaml",
 }
 # rate weights α: the paper does not record its values; these spread the demo's rate points
-DEPTH_ALPHAS = (0.05, 0.3, 2.0)
+DEPTH_ALPHAS = (0.01, 0.1, 1.0)
 DETECTION_ALPHAS = (0.05, 1.0)
 SEGMENTATION_ALPHAS = (0.1, 1.0)
 # expected seconds per stage on 2 quiet cores, for the ETA (refined as stages finish)

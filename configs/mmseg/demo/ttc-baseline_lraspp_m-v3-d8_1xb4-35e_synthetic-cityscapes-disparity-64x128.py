@@ -1,29 +1,4 @@
-# `make demo`: the shipped Baseline depth config, shrunk for 2 CPU cores and the generated
-# 64x128 Cityscapes-layout frames (`ttc data synth cityscapes`). Architecture unchanged except
-# for the bottleneck widths; higher learning rate and a short schedule so a run takes seconds.
-_base_ = ["../ttc_depth/ttc-baseline_lraspp_m-v3-d8_1xb10-100e_cityscapes-disparity-1024x2048.py"]
-model = dict(
-    backbone=dict(
-        bottleneck=dict(
-            latent_channels=64,
-            analysis_channels=(16, 32, 64),
-            analysis_blocks=1,
-            synthesis_channels=(64, 32, 16),
-            recon_blocks=1,
-        )
-    ),
-    # the final validation codes real bitstreams: bpp_actual beside the estimate
-    test_cfg=dict(mode="whole", actual_bits=True),
-)
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False)
-val_dataloader = dict(num_workers=0, persistent_workers=False)
-test_dataloader = val_dataloader
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
-train_cfg = dict(max_epochs=35, val_interval=35)
-default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=35, save_best=None, max_keep_ckpts=1),
-    visualization=dict(type="SegVisualizationHook", draw=False),
-)
-custom_hooks = [dict(type="TTCCheckpointHook")]
-randomness = dict(seed=0)
+# `make demo`: the Baseline depth base at demo size: the Proposed demo config with the codec loss
+# of configs/mmseg/ttc_depth/ttc-baseline_* (beta = 0 for the encoder; g_a a detached probe).
+_base_ = ["./ttc-proposed_lraspp_m-v3-d8_1xb4-35e_synthetic-cityscapes-disparity-64x128.py"]
+model = dict(codec_loss=dict(beta=0.0, mode="baseline", probe_weight=1.0))

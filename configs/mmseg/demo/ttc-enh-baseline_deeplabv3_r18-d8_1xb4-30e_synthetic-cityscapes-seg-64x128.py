@@ -1,27 +1,3 @@
-# `make demo`: the shipped baseline segmentation-enhancement config, shrunk for 2 CPU cores and the
-# generated 64x128 Cityscapes-layout frames: a 64-channel enhancement latent, DeepLabV3 on a
-# ResNetV1c-18 with 32 base channels (narrow ASPP / FCN heads) instead of ResNet-50, a higher
-# learning rate and a short schedule; real bitstreams at the final validation. The base
-# checkpoint is given by the demo (--cfg-options model.base.checkpoint=...).
-_base_ = ['../ttc_enhancement/ttc-enh-baseline_deeplabv3_r50-d8_1xb10-100e_cityscapes-seg-1024x2048.py']
-model = dict(
-    enhancement=dict(
-        latent_channels=64,
-        analysis_channels=(16, 32, 64),
-        analysis_blocks=1,
-        synthesis_channels=(64, 32, 16)),
-    backbone=dict(depth=18, stem_channels=32, base_channels=32),
-    decode_head=dict(in_channels=256, channels=32, dilations=(1, 2, 3, 4)),
-    auxiliary_head=dict(in_channels=128, channels=16),
-    test_cfg=dict(mode='whole', actual_bits=True))
-train_dataloader = dict(batch_size=4, num_workers=0, persistent_workers=False)
-val_dataloader = dict(num_workers=0, persistent_workers=False)
-test_dataloader = val_dataloader
-optim_wrapper = dict(optimizer=dict(lr=1e-3))
-train_cfg = dict(max_epochs=30, val_interval=30)
-default_hooks = dict(
-    logger=dict(interval=10),
-    checkpoint=dict(interval=30, save_best=None, max_keep_ckpts=1),
-    visualization=dict(type='SegVisualizationHook', draw=False))
-custom_hooks = [dict(type='TTCCheckpointHook')]
-randomness = dict(seed=0)
+# `make demo`: segmentation enhancement on the Baseline depth base: the same model as the
+# Proposed-base demo config; only the frozen base differs (the demo passes model.base.checkpoint).
+_base_ = ["./ttc-enh-proposed_deeplabv3_r18-d8_1xb4-30e_synthetic-cityscapes-seg-64x128.py"]
