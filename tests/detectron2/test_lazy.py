@@ -104,7 +104,7 @@ def lazy_run(coco_root, tmp_path_factory):
 
 
 def test_stock_lazy_trainer_trains_and_evaluates(lazy_run):
-    from ttc_detectron2 import codec_spec_of
+    from ttc_core.checkpoint import find_codec_spec
 
     metrics = read_metrics(lazy_run["dir"] / "metrics.json")
     train = [m for m in metrics if "total_loss" in m]
@@ -119,7 +119,7 @@ def test_stock_lazy_trainer_trains_and_evaluates(lazy_run):
     last = torch.load(lazy_run["dir"] / "model_final.pth", weights_only=True)
     keys = [k for k in last["model"] if k.startswith("backbone.bottleneck.analysis.")]
     assert any(not torch.equal(first["model"][k], last["model"][k]) for k in keys)
-    assert codec_spec_of(last)["base"]["kwargs"]["latent_channels"] == 16
+    assert find_codec_spec(last)["base"]["kwargs"]["latent_channels"] == 16
 
 
 def _printed_results(log: str) -> dict:

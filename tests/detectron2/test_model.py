@@ -135,8 +135,9 @@ def test_inference_attaches_bpp_psnr_and_actual_bits():
 
 
 def test_codec_spec_travels_in_state_dict_and_checkpoints(tmp_path):
+    from ttc_core.checkpoint import find_codec_spec
     from ttc_core.codec import ScalableCodec
-    from ttc_detectron2 import TTCCheckpointer, codec_spec_of
+    from ttc_detectron2 import TTCCheckpointer
     from ttc_detectron2.backbone import codec_spec_from_state_dict
 
     model = _model()
@@ -144,7 +145,7 @@ def test_codec_spec_travels_in_state_dict_and_checkpoints(tmp_path):
     assert codec_spec_from_state_dict(model.state_dict()) == spec
     TTCCheckpointer(model, str(tmp_path)).save("model_x")
     ckpt = torch.load(tmp_path / "model_x.pth", weights_only=True)
-    assert ckpt["ttc_codec"] == spec and codec_spec_of(ckpt) == spec
+    assert ckpt["ttc_codec"] == spec and find_codec_spec(ckpt) == spec
     # ttc-core rebuilds the codec from the checkpoint, without Detectron2
     codec = ScalableCodec.from_checkpoint(tmp_path / "model_x.pth")
     ref = model.backbone.bottleneck.state_dict()

@@ -111,13 +111,22 @@ def write_tiny_config(
 ) -> Path:
     """A child config file of a shipped config with the same overrides as :func:`tiny_config`,
     for runs through the command-line launchers."""
+    model = f"dict(backbone=dict(bottleneck={TINY_BOTTLENECK!r}))"
+    return _write_child_config(path, base, data_root, model, max_epochs, extra)
+
+
+def _write_child_config(
+    path: Path, base: Path, data_root: Path, model: str, max_epochs: int, extra: str
+) -> Path:
+    """A child config of ``base`` with ``model = <model>``, tiny CPU loaders on ``data_root``,
+    ``max_epochs`` and the logging / seeding of the tests, then ``extra`` verbatim."""
     loaders = "\n".join(
         f"{key} = dict(batch_size={2 if key == 'train_dataloader' else 1}, num_workers=0, "
         f"persistent_workers=False, dataset=dict(data_root={str(data_root)!r}))"
         for key in ("train_dataloader", "val_dataloader", "test_dataloader")
     )
     text = f"""_base_ = [{str(base)!r}]
-model = dict(backbone=dict(bottleneck={TINY_BOTTLENECK!r}))
+model = {model}
 {loaders}
 train_cfg = dict(max_epochs={max_epochs})
 default_hooks = dict(logger=dict(interval=1))
@@ -184,20 +193,8 @@ def write_tiny_enhancement_config(
         if seg
         else ""
     )
-    loaders = "\n".join(
-        f"{key} = dict(batch_size={2 if key == 'train_dataloader' else 1}, num_workers=0, "
-        f"persistent_workers=False, dataset=dict(data_root={str(data_root)!r}))"
-        for key in ("train_dataloader", "val_dataloader", "test_dataloader")
+    model = (
+        f"dict({network}base=dict(checkpoint={str(base_checkpoint)!r}), "
+        f"enhancement={TINY_ENHANCEMENT!r})"
     )
-    text = f"""_base_ = [{str(base)!r}]
-model = dict({network}base=dict(checkpoint={str(base_checkpoint)!r}),
-             enhancement={TINY_ENHANCEMENT!r})
-{loaders}
-train_cfg = dict(max_epochs={max_epochs})
-default_hooks = dict(logger=dict(interval=1))
-env_cfg = dict(cudnn_benchmark=False)
-randomness = dict(seed=0)
-{extra}
-"""
-    path.write_text(text)
-    return path
+    return _write_child_config(path, base, data_root, model, max_epochs, extra)

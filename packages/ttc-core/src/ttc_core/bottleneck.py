@@ -126,7 +126,7 @@ class BaseBottleneck(nn.Module):
     @torch.no_grad()
     def compress(self, x: Tensor, order: str = "wavefront") -> tuple[list[bytes], Tensor]:
         """Code ``x``; returns one rANS string per image and the coded ŷ_b."""
-        y_hat = torch.round(self.analysis(pad_to_multiple(x, STRIDE)[0]))
+        y_hat = self.encode(x)
         return self.entropy_model.compress(y_hat, order=order), y_hat
 
     @torch.no_grad()

@@ -107,7 +107,7 @@ class EnhancementBottleneck(nn.Module):
     def compress(
         self, x: Tensor, side: Tensor | None, order: str = "wavefront"
     ) -> tuple[list[bytes], Tensor]:
-        y_hat = torch.round(self.analysis(pad_to_multiple(x, STRIDE)[0]))
+        y_hat = self.encode(x)
         return self.entropy_model.compress(y_hat, side, order), y_hat
 
     @torch.no_grad()

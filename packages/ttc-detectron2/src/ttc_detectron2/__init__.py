@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from . import checkpoint  # noqa: F401  (allows numpy metadata in weights_only loads)
 from .backbone import TTCBackbone, TTCTerms, build_ttc_backbone  # registers the backbone
-from .checkpoint import TTCCheckpointer, codec_spec_of
+from .checkpoint import TTCCheckpointer
 from .config import add_ttc_config, has_ttc_config, validate_ttc_config
 from .enhancement import TTCReconstructionEnhancement  # registers the enhancement layer
 from .errors import TTCConfigError, explain, helpful_errors
@@ -47,7 +47,6 @@ __all__ = [
     "TTCTerms",
     "add_ttc_config",
     "build_ttc_backbone",
-    "codec_spec_of",
     "explain",
     "has_ttc_config",
     "helpful_errors",

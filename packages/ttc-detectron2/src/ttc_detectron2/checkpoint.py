@@ -7,7 +7,7 @@
   :class:`~ttc_detectron2.backbone.TTCBackbone`), so checkpoints written by any checkpointer
   (e.g. Detectron2's stock ``tools/lazyconfig_train_net.py``) carry it too (the enhancement
   layer's model describes both layers, in its own ``_extra_state``);
-  :func:`codec_spec_of` reads either place.
+  :func:`ttc_core.checkpoint.find_codec_spec` reads either place.
 - **weights_only.** torch >= 2.6 unpickles checkpoints with ``weights_only=True``; fvcore's
   checkpointer relies on that default. Framework checkpoints may hold numpy scalars/arrays in
   their metadata, which the safe unpickler refuses. Importing this module allows exactly the
@@ -17,26 +17,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import torch
 from detectron2.checkpoint import DetectionCheckpointer
 from torch.nn.parallel import DataParallel, DistributedDataParallel
 
-from ttc_core.checkpoint import register_safe_globals, state_dict_of
+from ttc_core.checkpoint import register_safe_globals
 
-from .backbone import TTCBackbone, codec_spec_from_state_dict
+from .backbone import TTCBackbone
 
-__all__ = ["TTCCheckpointer", "allow_numpy_metadata", "codec_spec_of", "find_ttc_backbone"]
-
-
-def allow_numpy_metadata() -> None:
-    """Allow numpy data types (only) in ``torch.load(weights_only=True)`` (idempotent)."""
-    register_safe_globals()
+__all__ = ["TTCCheckpointer", "find_ttc_backbone"]
 
 
-allow_numpy_metadata()
+# numpy data types (only) in torch.load(weights_only=True), for fvcore's resume
+register_safe_globals()
 
 
 def find_ttc_backbone(model: torch.nn.Module) -> TTCBackbone | None:
@@ -45,17 +40,6 @@ def find_ttc_backbone(model: torch.nn.Module) -> TTCBackbone | None:
         model = model.module
     backbone = getattr(model, "backbone", None)
     return backbone if isinstance(backbone, TTCBackbone) else None
-
-
-def codec_spec_of(checkpoint: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The codec spec of a loaded checkpoint: top-level ``"ttc_codec"``, else the state dict's."""
-    spec = checkpoint.get("ttc_codec")
-    if isinstance(spec, Mapping):
-        return dict(spec)
-    try:
-        return codec_spec_from_state_dict(dict(state_dict_of(checkpoint)))
-    except ValueError:
-        return None
 
 
 class TTCCheckpointer(DetectionCheckpointer):

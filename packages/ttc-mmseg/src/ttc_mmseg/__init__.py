@@ -22,6 +22,8 @@ torch >= 2.6 for the project's checkpoints without turning the safety off.
 
 from __future__ import annotations
 
+from ttc_core.checkpoint import register_safe_globals
+
 # registration happens on import of these modules
 from . import (  # noqa: F401
     backbone,
@@ -47,12 +49,13 @@ from .enhancement import (
     TTCReconstructionEnhancer,
 )
 from .heads import DepthLRASPPHead, UpsampledASPPHead, UpsampledFCNHead
-from .hooks import TTCCheckpointHook, allow_checkpoint_types
+from .hooks import TTCCheckpointHook
 from .losses import DisparityRMSELoss
 from .metrics import DisparityRMSEMetric, RateMetric
 from .segmentors import CodecSegmentorMixin, TTCDepthEstimator
 
-allow_checkpoint_types()
+# numpy data types (only) in torch.load(weights_only=True): resume and load_from under torch >= 2.6
+register_safe_globals()
 
 __version__ = "0.1.0"
 
@@ -75,6 +78,5 @@ __all__ = [
     "TTCReconstructionEnhancer",
     "UpsampledASPPHead",
     "UpsampledFCNHead",
-    "allow_checkpoint_types",
     "decode_disparity",
 ]

@@ -18,28 +18,17 @@ from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.model import is_model_wrapper
 from mmseg.registry import HOOKS
 
+from ttc_core.checkpoint import register_safe_globals
+
 __all__ = [
     "HISTORY_BUFFER_FORMAT",
     "TTCCheckpointHook",
-    "allow_checkpoint_types",
     "history_buffers_from_data",
     "history_buffers_to_data",
 ]
 
 #: marker of a HistoryBuffer stored as plain data
 HISTORY_BUFFER_FORMAT = "ttc-history-buffer/1"
-
-
-def allow_checkpoint_types() -> None:
-    """Allow numpy's data-only reconstruction helpers in ``weights_only`` loads. Idempotent.
-
-    Called on ``import ttc_mmseg`` and again by :class:`TTCCheckpointHook` before a run loads
-    a checkpoint, in case code outside ttc used a ``torch.serialization.safe_globals`` context
-    manager, which removes on exit the entries it listed even when registered before it.
-    """
-    from ttc_core.checkpoint import register_safe_globals
-
-    register_safe_globals()
 
 
 def history_buffers_to_data(checkpoint: dict) -> int:
@@ -90,8 +79,10 @@ class TTCCheckpointHook(Hook):
     priority = "LOW"
 
     def before_run(self, runner) -> None:
-        # runs before load_or_resume(): make sure the allowlist is in place
-        allow_checkpoint_types()
+        # runs before load_or_resume(): make sure the numpy allowlist is in place again, in case
+        # code outside ttc used torch.serialization.safe_globals, which removes on exit what it
+        # listed even when registered before
+        register_safe_globals()
 
     def before_train(self, runner) -> None:
         # runs after load_or_resume(): a Standalone model must start from trained weights
