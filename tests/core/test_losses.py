@@ -14,7 +14,7 @@ def _grads(module):
 @pytest.mark.parametrize("mode, encoder_gets_gradient", [("proposed", True), ("baseline", False)])
 def test_reconstruction_gradient_by_mode(mode, encoder_gets_gradient):
     model = tiny_base()
-    reward = ReconstructionReward(beta=0.1, mode=mode)
+    reward = ReconstructionReward(beta=0.1 if mode == "proposed" else 0.0, mode=mode)
     x = smooth_images(2, 48, 48)
     out = model(x, detach_reconstruction=reward.detach_latent)
     reward(out.reconstruction, x)["loss_recon"].backward()
@@ -38,6 +38,20 @@ def test_reconstruction_term_is_255_rmse_per_image():
     out = ReconstructionReward(beta=0.01)(x_hat, x)
     assert torch.isclose(out["loss_recon"], torch.tensor(0.01 * 38.25), atol=1e-4)
     assert torch.allclose(psnr(x_hat, x), torch.tensor([20.0, 13.9794]), atol=1e-3)
+
+
+def test_baseline_refuses_a_nonzero_beta():
+    # the β in force must be the β shown: a Baseline's encoder gets no reconstruction gradient
+    with pytest.raises(ValueError, match="β = 0"):
+        ReconstructionReward(beta=0.1, mode="baseline")
+    reward = ReconstructionReward(beta=0.0, mode="baseline", probe_weight=2.0)
+    assert reward.beta == 0.0 and reward.weight == 2.0 and reward.detach_latent
+
+
+def test_logged_values_follow_the_rate_vocabulary():
+    x = smooth_images(2, 16, 16)
+    assert set(ReconstructionReward(0.1)(x * 0.9, x)) == {"loss_recon", "recon_rmse", "psnr_direct"}
+    assert set(RateLoss(1.0)(torch.ones(2))) == {"loss_rate", "bpp_estimated"}
 
 
 def test_bad_loss_arguments():
@@ -68,6 +82,32 @@ def test_standalone_trains_only_the_entropy_model():
     ref.load_state_dict(enh.state_dict())
     with torch.no_grad():
         assert torch.equal(enh(x, side).likelihoods, ref(x, torch.zeros_like(side)).likelihoods)
+
+
+def test_continued_trains_only_the_entropy_model_with_the_true_side():
+    enh = tiny_enhancement(continued=True)
+    assert enh.stage == "continued" and enh.entropy_model_only and not enh.standalone
+    trainable = {n for n, p in enh.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith("entropy_model.") for n in trainable)
+    x, side = smooth_images(2, 48, 48), torch.round(3 * torch.randn(2, 16, 3, 3))
+    ref = tiny_enhancement()
+    ref.load_state_dict(enh.state_dict())
+    with torch.no_grad():  # unlike Standalone, the true ŷ_b is used
+        assert torch.equal(enh(x, side).likelihoods, ref(x, side).likelihoods)
+        assert not torch.equal(enh(x, side).likelihoods, ref(x, torch.zeros_like(side)).likelihoods)
+
+
+def test_standalone_and_continued_exclude_each_other():
+    with pytest.raises(ValueError, match="exclude"):
+        tiny_enhancement(standalone=True, continued=True)
+    enh = tiny_enhancement(standalone=True)
+    with pytest.raises(ValueError, match="Standalone"):
+        enh.set_continued()
+    enh.set_standalone(False).set_continued()
+    assert enh.stage == "continued"
+    enh.set_continued(False)
+    assert enh.stage == "conditional"
+    assert all(p.requires_grad for p in enh.parameters())
 
 
 @pytest.mark.parametrize("layer", ["base", "enhancement"])

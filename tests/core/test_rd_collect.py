@@ -11,6 +11,7 @@ import pytest
 from ttc_core.cli import main as ttc
 from ttc_core.rd.collect import CollectError, collect_runs, read_records, result_files
 from ttc_core.rd.format import load_rd
+from ttc_core.selection import write_report
 
 
 def sha256(path: Path) -> str:
@@ -43,6 +44,17 @@ def detectron2_run(root: Path, name: str, rate: float, aps=(30.0, 34.0, 33.0)) -
         (run / f"model_{iteration:07d}.pth").write_bytes(f"{name}-{iteration}".encode())
     (run / "model_final.pth").write_bytes(f"{name}-final".encode())
     (run / "last_checkpoint").write_text("model_final.pth")
+    # what TTCTrainer writes at the end: the reported split, once, with the checkpoint chosen
+    # by the selection split's AP (here that of iteration 9999)
+    (run / "model_best.pth").write_bytes(f"{name}-best".encode())
+    write_report(
+        run,
+        {"bbox/AP": 31.0, "bpp": rate * 1.02, "bpp_estimated": rate, "num_images": 8},
+        dataset="coco_val_tiny",
+        checkpoint="model_best.pth",
+        iteration=9999,
+        selection={"metric": "selection/bbox/AP", "value": 36.0, "rule": "best"},
+    )
     return run
 
 
@@ -93,12 +105,13 @@ def test_detectron2_last_evaluation(d2_runs):
     assert curve.results["bpp_estimated"] == pytest.approx([0.118, 0.236, 0.472])
     assert curve.results["bpp_base"] == pytest.approx([0.06, 0.12, 0.24])
     assert curve.results["bbox/AP50"] == [53.0] * 3
-    assert curve.bpp_source == "actual"
+    assert curve.rate_key == "bpp" and curve.split == "as logged"
     assert curve.dataset == "coco_val_tiny" and curve.num_images == 50
     first = curve.provenance[0]
     run = d2_runs[1]  # a0, the lowest rate
     assert first["run"] == str(run) and first["iteration"] == 14999
     assert first["select"] == "last" and first["evaluations"] == 3
+    assert first["split"] == "as logged"
     assert first["checkpoint"] == str(run / "model_final.pth")  # rule 3: the run's last eval
     assert first["checkpoint_sha256"] == sha256(run / "model_final.pth")
     assert first["config"] == str(run / "config.yaml")
@@ -106,13 +119,29 @@ def test_detectron2_last_evaluation(d2_runs):
     assert first["results_file"] == str(run / "metrics.json") and first["line"] == 7
 
 
-def test_detectron2_best_evaluation_and_its_checkpoint(d2_runs):
-    curve = collect_runs(d2_runs, name="P", metric="bbox/AP", select="best")
-    assert curve.results["bbox/AP"] == [34.0] * 3
-    assert curve.results["bpp"] == pytest.approx([0.11, 0.22, 0.44])
+def test_best_is_the_reported_split_of_the_checkpoint_chosen_on_the_selection_split(d2_runs):
+    curve = collect_runs(
+        d2_runs, name="P", metric="bbox/AP", bpp_estimated="bpp_estimated", select="best"
+    )
+    # the report's numbers, not the best of the logged evaluations (34.0)
+    assert curve.results["bbox/AP"] == [31.0] * 3
+    assert curve.results["bpp"] == pytest.approx([0.102, 0.204, 0.408])
+    assert curve.split == "report" and curve.num_images == 8
     entry = curve.provenance[0]
-    assert entry["iteration"] == 9999
-    assert entry["checkpoint"].endswith("model_0009999.pth")  # rule 2: name ends in iteration
+    assert entry["split"] == "report" and entry["iteration"] == 9999
+    assert entry["selection"]["metric"] == "selection/bbox/AP"
+    assert entry["checkpoint"] == str(d2_runs[1] / "model_best.pth")
+    assert entry["results_file"].endswith("ttc_report.json")
+
+
+def test_best_without_a_report_is_refused(tmp_path):
+    run = mmengine_run(tmp_path, "depth", 0.1)
+    with pytest.raises(CollectError, match="no ttc_report.json.*selection split"):
+        collect_runs([run], name="B", metric="rmse", select="best")
+    write_report(run, {"rmse": 6.3}, dataset="val", checkpoint=None, iteration=None,
+                 selection=None)
+    with pytest.raises(CollectError, match="no number for bpp"):
+        collect_runs([run], name="B", metric="rmse", select="best")
 
 
 def test_mmengine_work_dir_lower_is_better(tmp_path):
@@ -132,10 +161,13 @@ def test_mmengine_work_dir_lower_is_better(tmp_path):
     moved = collect_runs(runs, name="Baseline", metric="rmse")
     assert moved.provenance[1]["checkpoint"] == str(runs[1] / "iter_16000.pth")
 
+    for run in runs:
+        write_report(run, {"rmse": 6.25, "bpp": 0.5}, dataset="val",
+                     checkpoint="best_rmse_iter_16000.pth", iteration=16000,
+                     selection={"metric": "selection/rmse", "value": 6.1, "rule": "best"})
     best = collect_runs(runs, name="Baseline", metric="rmse", select="best")
-    assert best.results["rmse"] == [6.1, 6.1]  # lowest RMSE wins
-    assert best.results["bpp"] == pytest.approx([0.0525, 0.105])
-    assert best.provenance[0]["checkpoint"] == str(runs[0] / "iter_16000.pth")
+    assert best.results["rmse"] == [6.25, 6.25]
+    assert best.provenance[0]["checkpoint"] == str(runs[0] / "best_rmse_iter_16000.pth")
 
 
 def test_results_file_nested_and_json_list(tmp_path):
@@ -163,8 +195,9 @@ def test_estimated_only(d2_runs):
     curve = collect_runs(
         d2_runs, name="P", metric="bbox/AP", bpp=None, bpp_estimated="bpp_estimated"
     )
-    assert curve.bpp_source == "estimated"
-    assert curve.results["bpp"] == curve.results["bpp_estimated"]
+    # no real bits: no `bpp` column, never an estimate under that name
+    assert "bpp" not in curve.results and curve.rate_key == "bpp_estimated"
+    assert curve.results["bpp_estimated"] == pytest.approx([0.118, 0.236, 0.472])
 
 
 def test_errors_are_explained(tmp_path, d2_runs):
@@ -214,7 +247,7 @@ def test_cli_collect_validate_and_compressai_reads_the_output(tmp_path, d2_runs,
     )
     assert rc == 0, capsys.readouterr().err
     curve = load_rd(out)
-    assert curve.results["psnr-rgb"] == [34.0] * 3
+    assert curve.results["psnr-rgb"] == [31.0] * 3
 
     assert ttc(["rd", "validate", str(out)]) == 0
     assert "ok: 'Proposed', 3 points" in capsys.readouterr().out
@@ -223,7 +256,7 @@ def test_cli_collect_validate_and_compressai_reads_the_output(tmp_path, d2_runs,
     parsed = plot_main.parse_json_file(out, "psnr")
     assert parsed["name"] == "Proposed"
     assert list(parsed["xs"]) == curve.results["bpp"]
-    assert list(parsed["ys"]) == [34.0] * 3
+    assert list(parsed["ys"]) == [31.0] * 3
 
 
 def test_cli_errors_are_one_line(tmp_path, d2_runs, capsys):

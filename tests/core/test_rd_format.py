@@ -13,11 +13,14 @@ from ttc_core.rd.format import (
     MetricInfo,
     RDCurve,
     RDFormatError,
+    common_rate_key,
     dumps,
     from_json,
     load_rd,
     save_rd,
 )
+
+from ttc_core.cli import main
 
 PAPER = Path(__file__).resolve().parents[2] / "results" / "paper"
 
@@ -87,14 +90,14 @@ def test_plain_compressai_file_loads(tmp_path):
     curve = load_rd(path)
     assert curve.metric == "psnr-rgb"
     assert curve.info().higher_is_better
-    assert curve.bpp_source == "actual"
+    assert curve.rate_key == "bpp" and curve.rate_label() == "actual"  # CompressAI codes for real
     assert curve.values() == [27.0, 29.5, 32.0]
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d["results"].pop("bpp"), "no 'bpp'"),
+        (lambda d: [d["results"].pop(k) for k in ("bpp", "bpp_estimated")], "neither 'bpp'"),
         (lambda d: d["results"]["psnr-rgb"].pop(), "differ in length"),
         (lambda d: d["results"]["psnr-rgb"].__setitem__(0, float("nan")), "non-finite"),
         (lambda d: d["results"]["psnr-rgb"].__setitem__(0, "30"), "non-numeric"),
@@ -103,6 +106,7 @@ def test_plain_compressai_file_loads(tmp_path):
         (lambda d: d.__setitem__("metric", "bpp_base"), "not a metric"),
         (lambda d: d["metrics"]["psnr-rgb"].__setitem__("direction", "up"), "'higher' or 'lower'"),
         (lambda d: d.__setitem__("bpp_source", "guessed"), "bpp_source"),
+        (lambda d: d.__setitem__("split", 3), "'split'"),
         (lambda d: d.__setitem__("num_images", -3), "num_images"),
         (lambda d: d["provenance"].pop(), "one entry per point"),
         (lambda d: d.__setitem__("format", "ttc-rd/9"), "unsupported format"),
@@ -133,7 +137,42 @@ def test_rate_labels():
     actual = make_curve()
     assert actual.rate_label("bpp") == "actual"
     assert actual.rate_label("bpp_estimated") == "estimated"
-    assert make_curve(bpp_source="estimated").rate_label("bpp") == "estimated"
+    assert actual.rate_key == "bpp" and actual.has_actual_rate
+    estimated = make_curve(
+        results={"bpp_estimated": [0.1, 0.2], "psnr-rgb": [30.0, 32.0]}, provenance=None
+    )
+    assert estimated.rate_key == "bpp_estimated" and estimated.rate_label() == "estimated"
+    assert common_rate_key([actual, estimated]) == "bpp_estimated"
+    assert common_rate_key([actual, actual]) == "bpp"
+    only_actual = make_curve(results={"bpp": [0.1, 0.2], "psnr-rgb": [30.0, 32.0]}, provenance=None)
+    with pytest.raises(RDFormatError, match="no rate column is common"):
+        common_rate_key([only_actual, estimated])
+
+
+def test_format_1_files_load_with_estimates_renamed(tmp_path):
+    """ttc 0.1 wrote estimates under `bpp` with bpp_source "estimated": never read as real bits."""
+    old = {
+        "name": "Proposed",
+        "format": "ttc-rd/1",
+        "metric": "psnr",
+        "bpp_source": "estimated",
+        "results": {"bpp": [0.5, 0.9], "bpp_base": [0.2, 0.2], "bpp_enhancement": [0.3, 0.7],
+                    "psnr": [30.0, 33.0]},
+    }
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    curve = load_rd(path)
+    assert set(curve.results) == {
+        "bpp_estimated", "bpp_base_estimated", "bpp_enhancement_estimated", "psnr"
+    }
+    assert curve.results["bpp_estimated"] == [0.5, 0.9]
+    assert main(["rd", "upgrade", str(path)]) == 0
+    data = json.loads(path.read_text())
+    assert data["format"] == FORMAT and "bpp" not in data["results"] and "bpp_source" not in data
+    # a format-1 file of real bits keeps its bpp
+    old.update(bpp_source="actual")
+    path.write_text(json.dumps(old))
+    assert load_rd(path).results["bpp"] == [0.5, 0.9]
 
 
 # --- the paper's curves (METHOD §6), shipped under results/paper/ -------------------------
@@ -157,37 +196,33 @@ def test_paper_curves_are_all_shipped_and_marked_approximate():
         assert "read off the published figures" in curve.description
         assert "approximate" in curve.description
         assert curve.extra["source"] == "read off the published figures (approximate)"
-        assert curve.bpp_source == "estimated"
-        assert curve.results["bpp"] == curve.results["bpp_estimated"]
+        # the paper's rates are likelihood estimates: never under the name of real bits
+        assert "bpp" not in curve.results and curve.rate_key == "bpp_estimated"
         assert curve.info() is not None
     assert found == EXPECTED_PAPER
 
 
 def test_paper_points_are_exactly_as_given_including_non_monotonic_ones():
     depth = load_rd(PAPER / "cityscapes_depth_baseline.json")
-    assert depth.results["bpp"] == [0.046, 0.048, 0.157, 0.230]
+    assert depth.results["bpp_estimated"] == [0.046, 0.048, 0.157, 0.230]
     assert depth.results["rmse"] == [6.378, 6.323, 6.058, 6.072]
     assert not depth.info().higher_is_better
     direct = load_rd(PAPER / "cityscapes_direct_reconstruction_baseline.json")
     assert direct.results["psnr-rgb"] == [23.5, 21.2, 18.6, 27.6, 28.0]
     seg = load_rd(PAPER / "cityscapes_segmentation_standalone.json")
-    assert seg.results["bpp"] == [0.2105, 0.246, 0.2565, 0.280]
+    assert seg.results["bpp_estimated"] == [0.2105, 0.246, 0.2565, 0.280]
     assert seg.results["mIoU"] == [0.9023, 0.934, 0.9412, 0.9487]
     det = load_rd(PAPER / "coco_detection_proposed.json")
     assert det.results["mAP"] == [0.330, 0.358, 0.3755, 0.387]
     assert det.extra["reported_bd_rate"]["percent"] == -1.3
 
 
-def test_compressai_plot_reads_the_paper_files(tmp_path):
+def test_compressai_plot_reads_files_with_real_bits_and_not_estimates(tmp_path):
+    """CompressAI's plot tool plots `bpp`: ttc files with real bits, never an estimate."""
     plot_main = pytest.importorskip("compressai.utils.plot.__main__")
-    for path, metric, key in [
-        (PAPER / "cityscapes_scalable_reconstruction_proposed.json", "psnr", "psnr-rgb"),
-        (PAPER / "cityscapes_depth_baseline.json", "rmse", "rmse"),
-        (PAPER / "coco_detection_baseline.json", "mAP", "mAP"),
-    ]:
-        parsed = plot_main.parse_json_file(path, metric)
-        curve = load_rd(path)
-        assert parsed["name"] == curve.name
-        assert list(parsed["xs"]) == curve.results["bpp"]
-        assert list(parsed["ys"]) == curve.results[key]
-        assert all(math.isfinite(y) for y in parsed["ys"])
+    path = save_rd(make_curve(), tmp_path / "actual.json")
+    parsed = plot_main.parse_json_file(path, "psnr")
+    assert list(parsed["xs"]) == make_curve().results["bpp"]
+    assert all(math.isfinite(y) for y in parsed["ys"])
+    with pytest.raises(ValueError, match="Invalid file"):  # no `bpp` to misread
+        plot_main.parse_json_file(PAPER / "cityscapes_depth_baseline.json", "rmse")

@@ -41,8 +41,15 @@ class EnhancementBottleneck(nn.Module):
     The decoder ``g_e`` sees only ŷ_e. ``synthesis_blocks`` is 3 for reconstruction and 1 for a
     pseudo-image. The input must have the size the base layer saw, so that ŷ_b and ŷ_e align.
 
-    **Standalone** (METHOD §2): :meth:`set_standalone` feeds zeros instead of ŷ_b and freezes
-    everything but the entropy model, which is then retrained.
+    Two retraining stages start from a trained conditional model and train **only the entropy
+    model** (``f_e`` and ``g_e`` frozen), for the same number of steps:
+
+    - **Standalone** (METHOD §2, :meth:`set_standalone`): zeros replace ŷ_b. The lower bound on
+      what side information is worth.
+    - **Continued** (METHOD §8, :meth:`set_continued`): the true ŷ_b, the control of equal
+      budget. The side-information saving is Standalone vs Continued, like with like; comparing
+      Standalone with the conditional model it started from would credit the extra training to
+      the absence of side information.
     """
 
     def __init__(
@@ -57,6 +64,7 @@ class EnhancementBottleneck(nn.Module):
         synthesis_blocks: int = 3,
         activation: str = "elu",
         standalone: bool = False,
+        continued: bool = False,
     ):
         super().__init__()
         self.analysis = AnalysisTransform(
@@ -69,11 +77,39 @@ class EnhancementBottleneck(nn.Module):
             latent_channels, out_channels, synthesis_channels, synthesis_blocks, activation
         )
         self.latent_channels = latent_channels
+        if standalone and continued:
+            raise ValueError(
+                "standalone (zeros for ŷ_b) and continued (the true ŷ_b) exclude each other"
+            )
+        self._continued = False
         self.set_standalone(standalone)
+        if continued:
+            self.set_continued()
 
     @property
     def standalone(self) -> bool:
         return self.entropy_model.standalone
+
+    @property
+    def continued(self) -> bool:
+        return self._continued
+
+    @property
+    def entropy_model_only(self) -> bool:
+        """Only the entropy model trains (Standalone or Continued)."""
+        return self.standalone or self._continued
+
+    @property
+    def stage(self) -> str:
+        """``"conditional"``, ``"standalone"`` or ``"continued"``."""
+        if self.standalone:
+            return "standalone"
+        return "continued" if self._continued else "conditional"
+
+    def _freeze_transforms(self, frozen: bool) -> None:
+        for module in (self.analysis, self.synthesis):
+            module.requires_grad_(not frozen)
+        self.entropy_model.requires_grad_(True)
 
     def set_standalone(self, standalone: bool = True) -> EnhancementBottleneck:
         """Switch to (or from) the Standalone reference.
@@ -81,9 +117,18 @@ class EnhancementBottleneck(nn.Module):
         Standalone: zeros replace ŷ_b and only the entropy model's parameters stay trainable.
         """
         self.entropy_model.standalone = bool(standalone)
-        for module in (self.analysis, self.synthesis):
-            module.requires_grad_(not standalone)
-        self.entropy_model.requires_grad_(True)
+        if standalone:
+            self._continued = False
+        self._freeze_transforms(bool(standalone))
+        return self
+
+    def set_continued(self, continued: bool = True) -> EnhancementBottleneck:
+        """Switch to (or from) the Continued control: the true ŷ_b, only the entropy model
+        trainable."""
+        if continued and self.standalone:
+            raise ValueError("a Standalone model cannot be Continued: it has no side information")
+        self._continued = bool(continued)
+        self._freeze_transforms(self.entropy_model_only)
         return self
 
     def encode(self, x: Tensor) -> Tensor:

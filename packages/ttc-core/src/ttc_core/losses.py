@@ -63,7 +63,8 @@ def psnr(x_hat: Tensor, x: Tensor, data_range: float = 1.0) -> Tensor:
 
 
 class RateLoss:
-    """``α · mean bpp``; returns ``{"loss_rate": …, "bpp": …}`` (``bpp`` is for logging)."""
+    """``α · mean bpp``; returns ``{"loss_rate": …, "bpp_estimated": …}`` (the second for logging:
+    a likelihood estimate, never called ``bpp``, which is the rate of real bitstreams)."""
 
     def __init__(self, alpha: float):
         if not (alpha >= 0 and math.isfinite(alpha)):
@@ -72,7 +73,7 @@ class RateLoss:
 
     def __call__(self, bpp: Tensor) -> dict[str, Tensor]:
         mean = bpp.mean()
-        return {"loss_rate": self.alpha * mean, "bpp": mean.detach()}
+        return {"loss_rate": self.alpha * mean, "bpp_estimated": mean.detach()}
 
 
 class ReconstructionReward:
@@ -82,7 +83,7 @@ class ReconstructionReward:
         beta: weight β of the reward in ``"proposed"`` mode (the reference release uses 0.1,
             the slides 0.01).
         mode: ``"proposed"``: the gradient reaches the encoder through ŷ_b.
-            ``"baseline"``: β = 0 for the encoder; ``g_a`` is trained as a probe on a
+            ``"baseline"``: β must be 0 (refused otherwise); ``g_a`` is trained as a probe on a
             detached ŷ_b with weight ``probe_weight`` (which then only scales the probe's own
             learning), so direct reconstruction can still be reported.
         probe_weight: weight of the probe's loss in ``"baseline"`` mode.
@@ -97,6 +98,13 @@ class ReconstructionReward:
         for name, value in (("beta", beta), ("probe_weight", probe_weight)):
             if not (value >= 0 and math.isfinite(value)):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if mode == "baseline" and beta != 0:
+            # the β in force must be the β shown: a Baseline whose config says β = 0.1 while
+            # the encoder gets no reconstruction gradient misleads every reader of its logs
+            raise ValueError(
+                f"the Baseline trains the encoder with β = 0, but β = {beta} was given: set "
+                "β = 0 with mode 'baseline' (the probe's own weight is probe_weight)"
+            )
         self.beta = float(beta)
         self.mode = mode
         self.probe_weight = float(probe_weight)
@@ -114,5 +122,6 @@ class ReconstructionReward:
         return {
             "loss_recon": self.weight * rec.mean(),
             "recon_rmse": rec.mean().detach(),
-            "recon_psnr": psnr(reconstruction.detach(), target).mean(),
+            # PSNR of the direct reconstruction g_a(ŷ_b) (an enhancement's is psnr_scalable)
+            "psnr_direct": psnr(reconstruction.detach(), target).mean(),
         }

@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plot": ("ttc_core.cli.plot", "main", "plot RD curves"),
     "rd": ("ttc_core.cli.rd", "main", "collect evaluation outputs into RD JSON files"),
     "data": ("ttc_core.cli.data", "main", "generate synthetic COCO / Cityscapes data"),
+    "study": ("ttc_core.cli.study", "main", "the evidence study: Proposed vs Baseline, seeds"),
 }
 
 

@@ -66,9 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metric", help="results key of the metric (default: the anchor's)")
     parser.add_argument(
         "--rate",
-        default="bpp",
+        default=None,
         metavar="KEY",
-        help="results key of the rate, e.g. bpp_estimated (default: %(default)s)",
+        help="results key of the rate, e.g. bpp_estimated (default: bpp, the real "
+        "bitstreams' rate, where the curves have it, else bpp_estimated)",
     )
     direction = parser.add_mutually_exclusive_group()
     direction.add_argument(

@@ -45,9 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--metric", help="results key on the y axis (default: the first file's)")
     parser.add_argument(
         "--rate",
-        default="bpp",
+        default=None,
         metavar="KEY",
-        help="results key on the x axis, e.g. bpp_estimated (default: %(default)s)",
+        help="results key on the x axis, e.g. bpp_estimated (default: bpp, the real "
+        "bitstreams' rate, where the curves have it, else bpp_estimated)",
     )
     parser.add_argument(
         "--uncompressed",

@@ -3,6 +3,7 @@
 - ``ttc rd collect``: evaluation logs of several runs (one per rate point) to one RD curve;
   inputs and selection rules are documented in :mod:`ttc_core.rd.collect`.
 - ``ttc rd validate``: check RD files against the schema of :mod:`ttc_core.rd.format`.
+- ``ttc rd upgrade``: rewrite RD files of an older format (``ttc-rd/1``) in the current one.
 - ``ttc rd sweep``: one training run per α through the frameworks' launchers, resumable, then
   collect (:mod:`ttc_core.rd.sweep`).
 """
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from ttc_core.rd.collect import SELECT_RULES, CollectError, collect_runs
-from ttc_core.rd.format import RDFormatError, dumps, load_rd, save_rd
+from ttc_core.rd.format import FORMAT, RDFormatError, dumps, load_rd, save_rd
 from ttc_core.rd.sweep import FRAMEWORKS, SweepError, plan_sweep, run_sweep
 
 PROG = "ttc rd"
@@ -29,9 +30,13 @@ input of one run (RUN is a run directory, or a results file):
 
 An evaluation is a record holding every requested key (--metric, the rates, --extra) as a
 number. Each run contributes one point, chosen by --select:
-  last   the last evaluation in file order (the final model)            [default]
-  best   the evaluation with the best metric in its direction (latest on ties); this is
-         optimistic unless the logs hold validation, not test, results
+  last   the last evaluation in file order (the final model), as logged   [default]
+  best   the checkpoint chosen on the selection split (carved from the training split),
+         evaluated once on the reported split: RUN/ttc_report.json, written by ttc's trainers
+         at the end of training. Never the best of the reported split's own evaluations.
+
+Rates: --bpp names the actual rate (real bitstreams), --bpp-estimated the likelihood estimate;
+they are stored as bpp and bpp_estimated. With --estimated-only there is no bpp column.
 
 Its checkpoint: the record's "checkpoint" value; else RUN/*.pth|*.pt|*.ckpt whose name ends in
 the record's iteration (iteration/iter/step/epoch: model_0004999.pth, iter_8000.pth); else,
@@ -40,7 +45,8 @@ Its config: RUN/config.yaml, else the only RUN/*.py. Both are recorded with thei
 
 example (Detectron2 AP in percent, stored as the paper's fraction):
   ttc rd collect work/proposed_a* --metric bbox/AP --metric-name mAP --metric-scale 0.01 \\
-      --bpp bpp --bpp-estimated bpp_estimated --name Proposed --dataset coco_2017_val \\
+      --bpp ttc/bpp --bpp-estimated ttc/bpp_estimated --select best --name Proposed \\
+      --dataset coco_2017_val \\
       -o results/coco_detection_proposed.json
 """
 
@@ -76,10 +82,16 @@ def _add_collect_options(c: argparse.ArgumentParser, required: bool) -> None:
     c.add_argument(
         "--estimated-only",
         action="store_true",
-        help="the runs have no actual rate: store the estimate as bpp and say so",
+        help="the runs coded no real bitstreams: store only bpp_estimated (no bpp column)",
     )
-    c.add_argument("--bpp-base", metavar="KEY", help="key of the base layer's rate")
-    c.add_argument("--bpp-enhancement", metavar="KEY", help="key of the enhancement layer's rate")
+    c.add_argument("--bpp-base", metavar="KEY", help="key of the base layer's actual rate")
+    c.add_argument(
+        "--bpp-enhancement", metavar="KEY", help="key of the enhancement layer's actual rate"
+    )
+    c.add_argument("--bpp-base-estimated", metavar="KEY", help="key of the base layer's estimate")
+    c.add_argument(
+        "--bpp-enhancement-estimated", metavar="KEY", help="key of the enhancement's estimate"
+    )
     c.add_argument(
         "--extra",
         action="append",
@@ -112,7 +124,7 @@ def _add_collect_options(c: argparse.ArgumentParser, required: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Build and check RD JSON files.")
-    sub = parser.add_subparsers(dest="command", metavar="{collect,validate,sweep}")
+    sub = parser.add_subparsers(dest="command", metavar="{collect,validate,upgrade,sweep}")
 
     c = sub.add_parser(
         "collect",
@@ -133,6 +145,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check RD JSON files against ttc's RD schema.",
     )
     v.add_argument("files", nargs="+", metavar="FILE")
+
+    u = sub.add_parser(
+        "upgrade",
+        prog=f"{PROG} upgrade",
+        help="rewrite RD JSON files of an older format in the current one",
+        description="Rewrite RD JSON files of format ttc-rd/1 as ttc-rd/2, in place: a curve "
+        "that said bpp_source 'estimated' gets its rate columns renamed to bpp_estimated "
+        "(bpp_base_estimated, ...), so bpp always means real bitstreams.",
+    )
+    u.add_argument("files", nargs="+", metavar="FILE")
 
     w = sub.add_parser(
         "sweep",
@@ -170,8 +192,10 @@ def _collect(args: argparse.Namespace) -> int:
         metric=args.metric,
         bpp=None if args.estimated_only else args.bpp,
         bpp_estimated=args.bpp_estimated,
-        bpp_base=args.bpp_base,
-        bpp_enhancement=args.bpp_enhancement,
+        bpp_base=None if args.estimated_only else args.bpp_base,
+        bpp_enhancement=None if args.estimated_only else args.bpp_enhancement,
+        bpp_base_estimated=args.bpp_base_estimated,
+        bpp_enhancement_estimated=args.bpp_enhancement_estimated,
         extra=args.extra,
         select=args.select,
         direction=args.direction,
@@ -223,8 +247,16 @@ def _validate(args: argparse.Namespace) -> int:
         direction = f"{info.direction} is better" if info else "direction unknown"
         print(
             f"{path}: ok: {curve.name!r}, {len(curve)} points, {curve.metric} ({direction}), "
-            f"bpp {curve.bpp_source}"
+            f"rate {curve.rate_key} ({curve.rate_label()})"
         )
+    return 0
+
+
+def _upgrade(args: argparse.Namespace) -> int:
+    for path in args.files:
+        curve = load_rd(path)  # converts on load
+        save_rd(curve, path)
+        print(f"{path}: {curve.name!r} written as {FORMAT}")
     return 0
 
 
@@ -241,12 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     if args.command is None:
         parser.print_usage(sys.stderr)
-        print(f"{PROG}: choose a command: collect, validate or sweep", file=sys.stderr)
+        print(f"{PROG}: choose a command: collect, validate, upgrade or sweep", file=sys.stderr)
         return 2
     try:
         if args.command == "sweep":
             return _sweep(args, launcher_args)
-        return _collect(args) if args.command == "collect" else _validate(args)
+        commands = {"collect": _collect, "validate": _validate, "upgrade": _upgrade}
+        return commands[args.command](args)
     except (CollectError, RDFormatError, SweepError) as err:
         print(f"{PROG} {args.command}: {err}", file=sys.stderr)
         return 2

@@ -46,6 +46,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .format import RDFormatError, common_rate_key
+
 if TYPE_CHECKING:
     from .format import RDCurve
 
@@ -388,7 +390,7 @@ def compare(
     *,
     method: str = "pchip",
     metric: str | None = None,
-    rate_key: str = "bpp",
+    rate_key: str | None = None,
     higher_is_better: bool | None = None,
     non_monotonic: str = "pareto",
 ) -> BDResult:
@@ -399,6 +401,11 @@ def compare(
     under the "error" policy) are reported in the result's ``*_error`` fields and ``notes``.
     """
     metric = metric or anchor.metric
+    if rate_key is None:  # real bits when both curves have them, else the estimate
+        try:
+            rate_key = common_rate_key([anchor, test])
+        except RDFormatError as err:
+            raise BDError(str(err)) from None
     for curve in (anchor, test):
         for key in (rate_key, metric):
             if key not in curve.results:

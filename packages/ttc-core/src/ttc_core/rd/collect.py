@@ -20,9 +20,16 @@ Input of one run (a directory, or directly a results file):
 An *evaluation* is a record that holds every requested key (metric and rates) as a finite
 number. Selection rule per run (``select``):
 
-- ``"last"`` (default): the last evaluation, in file order (the final model);
-- ``"best"``: the evaluation with the best metric in its direction (latest one on ties).
-  Note that choosing by the test metric is optimistic unless the logs are validation results.
+- ``"last"`` (default): the last evaluation, in file order (the final model), as logged;
+- ``"best"``: the checkpoint chosen on the **selection split** (carved from the training split,
+  :mod:`ttc_core.selection`), evaluated once on the **reported split**: the run's
+  ``ttc_report.json``, which both adapters write at the end of training (METHOD §8). The
+  checkpoint was chosen by the selection metric (``selection/<metric>``); the numbers stored
+  are the reported split's. A run without a report is an error: choosing the best of the
+  reported split's own evaluations would make every point optimistic, so ttc does not offer it.
+
+The curve records ``"split"`` (``"report"`` with ``best``, ``"as logged"`` with ``last``) and
+each point's provenance its split and how its checkpoint was selected.
 
 Checkpoint of the selected evaluation, first rule that applies:
 
@@ -50,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..selection import REPORT_FILE, read_report
 from .format import KNOWN_METRICS, MetricInfo, RDCurve, is_rate_key
 
 __all__ = [
@@ -174,6 +182,33 @@ def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
+def report_record(run: str | Path, keys: Sequence[str]) -> tuple[Record, dict[str, Any]]:
+    """The reported-split evaluation of ``run`` (its ``ttc_report.json``) and the raw report."""
+    run = Path(run)
+    folder = run.parent if run.is_file() else run
+    try:
+        report = read_report(folder)
+    except (ValueError, OSError) as err:
+        raise CollectError(f"{folder}: unreadable {REPORT_FILE}: {err}") from None
+    if report is None:
+        raise CollectError(
+            f"{folder}: no {REPORT_FILE}. --select best reports the reported split's evaluation "
+            "of the checkpoint chosen on the selection split, which ttc's trainers write at the "
+            "end of training (tools/train_net.py, tools/train.py with a selection split); "
+            "train with them, or use --select last for the last evaluation as logged"
+        )
+    record = Record(_flatten({k: v for k, v in report.items() if k != "selection"}),
+                    folder / REPORT_FILE, 0)
+    missing = [k for k in keys if not _is_number(record.values.get(k))]
+    if missing:
+        shown = ", ".join(sorted(k for k, v in record.values.items() if _is_number(v)))
+        raise CollectError(
+            f"{record.file}: the report has no number for {', '.join(missing)} "
+            f"(it holds: {shown or 'nothing'})"
+        )
+    return record, report
+
+
 def select_record(
     records: Sequence[Record],
     keys: Sequence[str],
@@ -182,7 +217,11 @@ def select_record(
     rule: str = "last",
     run: str | Path = "",
 ) -> Record:
-    """The evaluation chosen by ``rule`` among records holding every key in ``keys``."""
+    """The evaluation chosen by ``rule`` among records holding every key in ``keys``.
+
+    ``"best"`` here is the best *logged* evaluation by ``metric`` (use it on selection-split
+    logs only); :func:`collect_runs` with ``select="best"`` reads the run's report instead.
+    """
     if rule not in SELECT_RULES:
         raise CollectError(f"unknown selection rule {rule!r}; choose 'last' or 'best'")
     evaluations = [r for r in records if all(_is_number(r.values.get(k)) for k in keys)]
@@ -283,6 +322,8 @@ def collect_runs(
     bpp_estimated: str | None = None,
     bpp_base: str | None = None,
     bpp_enhancement: str | None = None,
+    bpp_base_estimated: str | None = None,
+    bpp_enhancement_estimated: str | None = None,
     extra: Iterable[str] = (),
     select: str = "last",
     direction: str | None = None,
@@ -299,8 +340,10 @@ def collect_runs(
 
     ``metric`` etc. are keys of the evaluation records; the curve stores the metric as
     ``metric_name`` (default: the same key), multiplied by ``metric_scale`` (e.g. 0.01 to turn
-    Detectron2's AP in percent into the paper's fraction). Without ``bpp`` (the actual bits),
-    ``results["bpp"]`` holds the estimate and the curve says ``bpp_source: "estimated"``.
+    Detectron2's AP in percent into the paper's fraction). ``bpp`` etc. name the record keys of
+    the actual rates (real bitstreams), ``*_estimated`` those of the likelihood estimates; the
+    curve stores them as ``bpp``, ``bpp_estimated``, ``bpp_base``, ... Without ``bpp`` the curve
+    has no ``bpp`` column (an estimate is never stored under that name).
     """
     if not runs:
         raise CollectError("no runs given")
@@ -311,10 +354,12 @@ def collect_runs(
     out_metric = metric_name or metric
     info = _metric_info(metric, out_metric, direction)
     rate_keys = {
-        "bpp": bpp if bpp is not None else bpp_estimated,
+        "bpp": bpp,
         "bpp_estimated": bpp_estimated,
         "bpp_base": bpp_base,
         "bpp_enhancement": bpp_enhancement,
+        "bpp_base_estimated": bpp_base_estimated,
+        "bpp_enhancement_estimated": bpp_enhancement_estimated,
     }
     rate_keys = {k: v for k, v in rate_keys.items() if v is not None}
     if is_rate_key(out_metric):
@@ -328,23 +373,43 @@ def collect_runs(
     points = []
     for run in runs:
         run = Path(run)
-        records = [r for f in result_files(run, results_files) for r in read_records(f)]
-        chosen = select_record(records, needed, metric, info.higher_is_better, select, run)
-        evaluations = [r for r in records if all(_is_number(r.values.get(k)) for k in needed)]
-        is_last = chosen is evaluations[-1]
-        entry: dict[str, Any] = {
-            "run": str(run),
-            "results_file": str(chosen.file),
-            "line": chosen.line,
-            "iteration": chosen.iteration,
-            "select": select,
-            "evaluations": len(evaluations),
-        }
-        config = find_config(run)
+        if select == "best":
+            chosen, report = report_record(run, needed)
+            folder = run.parent if run.is_file() else run
+            entry: dict[str, Any] = {
+                "run": str(run),
+                "results_file": str(chosen.file),
+                "line": 0,
+                "iteration": chosen.iteration,
+                "select": select,
+                "split": "report",
+                "dataset": report.get("dataset"),
+                "selection": report.get("selection"),
+            }
+            named = report.get("checkpoint")
+            checkpoint = _resolve(folder, named) if isinstance(named, str) and named else None
+            if checkpoint is not None and not checkpoint.is_file():
+                checkpoint = None
+            config = find_config(folder)
+        else:
+            records = [r for f in result_files(run, results_files) for r in read_records(f)]
+            chosen = select_record(records, needed, metric, info.higher_is_better, select, run)
+            evaluations = [r for r in records if all(_is_number(r.values.get(k)) for k in needed)]
+            is_last = chosen is evaluations[-1]
+            entry = {
+                "run": str(run),
+                "results_file": str(chosen.file),
+                "line": chosen.line,
+                "iteration": chosen.iteration,
+                "select": select,
+                "split": "as logged",
+                "evaluations": len(evaluations),
+            }
+            checkpoint = find_checkpoint(run, chosen, is_last)
+            config = find_config(run)
         entry["config"] = str(config) if config else None
         if hash_files:
             entry["config_sha256"] = sha256_file(config) if config else None
-        checkpoint = find_checkpoint(run, chosen, is_last)
         entry["checkpoint"] = str(checkpoint) if checkpoint else None
         if hash_files:
             entry["checkpoint_sha256"] = sha256_file(checkpoint) if checkpoint else None
@@ -355,7 +420,7 @@ def collect_runs(
         row.update({key: float(chosen.values[key]) for key in extra})
         points.append((row, entry))
 
-    points.sort(key=lambda p: p[0]["bpp"])
+    points.sort(key=lambda p: p[0]["bpp" if bpp is not None else "bpp_estimated"])
     columns = list(points[0][0])
     results = {key: [row[key] for row, _ in points] for key in columns}
     if num_images is None:
@@ -373,8 +438,8 @@ def collect_runs(
         metric=out_metric,
         description=description,
         metrics=metrics,
-        bpp_source="actual" if bpp is not None else "estimated",
         experiment=experiment,
+        split="report" if select == "best" else "as logged",
         dataset=dataset,
         num_images=num_images,
         provenance=[entry for _, entry in points],

@@ -8,23 +8,29 @@ A result in learned compression is a rate-distortion (RD) curve: one point per t
      "description": "free text",
      "results": {"bpp": [...], "<metric>": [...], ...}}
 
-ttc adds, all optional when *reading* (a plain CompressAI file loads too):
+ttc adds, all optional when *reading* (a plain CompressAI file loads too), and one rule:
 
-- ``results["bpp_estimated"]``: the rate estimated from the entropy model's likelihoods,
-  next to ``results["bpp"]``, the rate of the real bitstream (de Andrade & Bajić,
-  "Towards Task-Compatible Compressible Representations", ICME 2024 workshops, report only
-  estimates; ttc reports both, METHOD §5).
-- per-layer rates of a scalable codec: ``results["bpp_base"]``, ``results["bpp_enhancement"]``
-  (and ``..._estimated``). ``results["bpp"]`` is always the total that is plotted and used
-  for BD-rates (base + enhancement for an enhancement-layer curve, METHOD §2).
-- ``"bpp_source"``: ``"actual"`` (default) when ``results["bpp"]`` counts the bits of real
-  bitstreams, ``"estimated"`` when only likelihood estimates exist (e.g. the paper's curves).
+- **Rate vocabulary** (METHOD §8): ``results["bpp"]`` is always the rate of **real
+  bitstreams** (bits / coded pixels) and is present only when real bits were coded;
+  ``results["bpp_estimated"]`` is the likelihood estimate. Per layer of a scalable codec:
+  ``bpp_base``, ``bpp_enhancement`` and their ``_estimated``. The total (base + enhancement,
+  METHOD §2) is what ``bpp`` / ``bpp_estimated`` hold for an enhancement-layer curve. A curve
+  has at least one of the two; :attr:`RDCurve.rate_key` is the one plotted and used for
+  BD-rates (the actual rate when there is one). The paper's curves have estimates only.
 - ``"metric"``: the key in ``results`` that the curve is about, and ``"metrics"``:
   ``{key: {"direction": "higher" | "lower", "label": str, "unit": str}}``: which way is better.
+- ``"split"``: which split the numbers come from: ``"report"`` (the reported split, evaluated
+  once with the checkpoint chosen on a selection split, METHOD §8) or ``"as logged"``.
 - provenance: ``"dataset"``, ``"num_images"`` and ``"provenance"``, a list aligned with the
-  points (config, checkpoint path and SHA-256, run directory, which evaluation was used).
+  points (config, checkpoint path and SHA-256, run directory, which evaluation was used, its
+  split and how the checkpoint was selected).
 - ``"experiment"`` (a tag to group curves), ``"uncompressed"`` (``{metric: value}`` of the task
-  on uncompressed input, drawn as a reference line) and ``"format": "ttc-rd/1"``.
+  on uncompressed input, drawn as a reference line) and ``"format": "ttc-rd/2"``.
+
+**Files of format ``ttc-rd/1``** (ttc 0.1) load unchanged in meaning: where they say
+``"bpp_source": "estimated"``, their ``bpp`` (and per-layer) columns were estimates and are
+read as ``bpp_estimated`` (and ``bpp_base_estimated``, ...); saving writes ``ttc-rd/2``. ``ttc rd upgrade FILE...``
+rewrites them in place.
 
 Unknown top-level keys are kept on load and written back on save.
 """
@@ -40,20 +46,27 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "ESTIMATED_RATE_KEY",
     "FORMAT",
     "KNOWN_METRICS",
+    "RATE_KEY",
     "MetricInfo",
     "RDCurve",
     "RDFormatError",
+    "common_rate_key",
     "is_rate_key",
     "load_rd",
     "save_rd",
 ]
 
-FORMAT = "ttc-rd/1"
+FORMAT = "ttc-rd/2"
+#: formats this ttc reads (older ones are converted on load)
+READABLE_FORMATS = ("ttc-rd/1", FORMAT)
 
 DIRECTIONS = ("higher", "lower")
-BPP_SOURCES = ("actual", "estimated")
+#: the rate columns: actual (real bitstreams) and the likelihood estimate
+RATE_KEY = "bpp"
+ESTIMATED_RATE_KEY = "bpp_estimated"
 
 
 class RDFormatError(ValueError):
@@ -89,6 +102,8 @@ class MetricInfo:
 KNOWN_METRICS: dict[str, MetricInfo] = {
     "psnr-rgb": MetricInfo("higher", "PSNR", "dB"),
     "psnr": MetricInfo("higher", "PSNR", "dB"),
+    "psnr_direct": MetricInfo("higher", "PSNR of the direct reconstruction", "dB"),
+    "psnr_scalable": MetricInfo("higher", "PSNR of the scalable reconstruction", "dB"),
     "ms-ssim-rgb": MetricInfo("higher", "MS-SSIM"),
     "ms-ssim": MetricInfo("higher", "MS-SSIM"),
     "mAP": MetricInfo("higher", "mAP@[.5:.95]"),
@@ -105,6 +120,23 @@ KNOWN_METRICS: dict[str, MetricInfo] = {
 }
 
 
+def common_rate_key(curves: Sequence[RDCurve]) -> str:
+    """The rate column every curve has: ``"bpp"`` (real bits) if all have it, else the estimate.
+
+    Raises :class:`RDFormatError` when some curve has neither (then they cannot be compared).
+    """
+    if all(RATE_KEY in c.results for c in curves):
+        return RATE_KEY
+    if all(ESTIMATED_RATE_KEY in c.results for c in curves):
+        return ESTIMATED_RATE_KEY
+    names = ", ".join(repr(c.name) for c in curves if ESTIMATED_RATE_KEY not in c.results)
+    raise RDFormatError(
+        f"no rate column is common to all curves: {names} have only real-bitstream 'bpp', "
+        "others only 'bpp_estimated'; collect the estimate too (ttc rd collect "
+        "--bpp-estimated KEY) or compare like with like"
+    )
+
+
 def is_rate_key(key: str) -> bool:
     """``bpp``, ``bpp_estimated``, ``bpp_base``, ... are rates, not metrics."""
     return key == "bpp" or key.startswith("bpp_")
@@ -119,8 +151,8 @@ class RDCurve:
     metric: str
     description: str = ""
     metrics: dict[str, MetricInfo] = field(default_factory=dict)
-    bpp_source: str = "actual"
     experiment: str | None = None
+    split: str | None = None  #: "report" or "as logged" (which split the numbers come from)
     dataset: str | None = None
     num_images: int | None = None
     provenance: list[dict[str, Any]] | None = None
@@ -132,7 +164,16 @@ class RDCurve:
         validate(self)
 
     def __len__(self) -> int:
-        return len(self.results["bpp"])
+        return len(self.results[self.rate_key])
+
+    @property
+    def rate_key(self) -> str:
+        """``"bpp"`` (real bitstreams) when the curve has it, else ``"bpp_estimated"``."""
+        return RATE_KEY if RATE_KEY in self.results else ESTIMATED_RATE_KEY
+
+    @property
+    def has_actual_rate(self) -> bool:
+        return RATE_KEY in self.results
 
     def info(self, key: str | None = None) -> MetricInfo | None:
         """Direction and label of ``key`` (default: the curve's metric); None if unknown."""
@@ -146,10 +187,9 @@ class RDCurve:
             raise RDFormatError(f"{self._where()}: no {key!r} in results (available: {available})")
         return list(self.results[key])
 
-    def rate_label(self, key: str = "bpp") -> str:
+    def rate_label(self, key: str | None = None) -> str:
         """Says what a rate column counts: bits of real bitstreams or likelihood estimates."""
-        estimated = key.endswith("_estimated") or self.bpp_source == "estimated"
-        return "estimated" if estimated else "actual"
+        return "estimated" if (key or self.rate_key).endswith("_estimated") else "actual"
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "description": self.description}
@@ -158,7 +198,8 @@ class RDCurve:
             out["experiment"] = self.experiment
         out["metric"] = self.metric
         out["metrics"] = {k: v.to_json() for k, v in self.metrics.items()}
-        out["bpp_source"] = self.bpp_source
+        if self.split is not None:
+            out["split"] = self.split
         out["dataset"] = self.dataset
         out["num_images"] = self.num_images
         if self.uncompressed:
@@ -185,8 +226,11 @@ def validate(curve: RDCurve) -> None:
         raise RDFormatError(f"{where}: 'name' must be a non-empty string")
     if not isinstance(curve.results, Mapping):
         raise RDFormatError(f"{where}: 'results' must be an object of lists")
-    if "bpp" not in curve.results:
-        raise RDFormatError(f"{where}: results have no 'bpp' list (CompressAI needs it)")
+    if RATE_KEY not in curve.results and ESTIMATED_RATE_KEY not in curve.results:
+        raise RDFormatError(
+            f"{where}: results have neither 'bpp' (real bitstreams) nor 'bpp_estimated' "
+            "(likelihood estimate)"
+        )
     n = None
     for key, values in curve.results.items():
         if not isinstance(values, Sequence) or isinstance(values, str):
@@ -201,7 +245,7 @@ def validate(curve: RDCurve) -> None:
         elif len(values) != n:
             raise RDFormatError(
                 f"{where}: results lists differ in length "
-                f"({key!r} has {len(values)}, 'bpp' has {len(curve.results['bpp'])})"
+                f"({key!r} has {len(values)}, others have {n})"
             )
     if not n:
         raise RDFormatError(f"{where}: the curve has no points")
@@ -216,8 +260,8 @@ def validate(curve: RDCurve) -> None:
                 f"{where}: metrics[{key!r}].direction must be 'higher' or 'lower', "
                 f"not {info.direction!r}"
             )
-    if curve.bpp_source not in BPP_SOURCES:
-        raise RDFormatError(f"{where}: 'bpp_source' must be 'actual' or 'estimated'")
+    if curve.split is not None and not isinstance(curve.split, str):
+        raise RDFormatError(f"{where}: 'split' must be a string or null")
     if curve.num_images is not None and (
         not isinstance(curve.num_images, int)
         or isinstance(curve.num_images, bool)
@@ -240,7 +284,7 @@ _OWN_KEYS = {
     "experiment",
     "metric",
     "metrics",
-    "bpp_source",
+    "split",
     "dataset",
     "num_images",
     "uncompressed",
@@ -267,12 +311,22 @@ def from_json(data: Any, path: Path | None = None) -> RDCurve:
     if not isinstance(data, Mapping):
         raise RDFormatError(f"{where}: expected a JSON object, got {type(data).__name__}")
     fmt = data.get("format", FORMAT)
-    if fmt != FORMAT:
-        raise RDFormatError(f"{where}: unsupported format {fmt!r} (this ttc reads {FORMAT!r})")
+    if fmt not in READABLE_FORMATS:
+        raise RDFormatError(
+            f"{where}: unsupported format {fmt!r} (this ttc reads {', '.join(READABLE_FORMATS)})"
+        )
     results = data["results"] if "results" in data else data  # as compressai.utils.plot does
     if not isinstance(results, Mapping):
         raise RDFormatError(f"{where}: 'results' must be an object of lists")
     results = {k: v for k, v in results.items() if k not in _OWN_KEYS or "results" in data}
+    bpp_source = data.get("bpp_source", "actual")
+    if bpp_source not in ("actual", "estimated"):
+        raise RDFormatError(
+            f"{where}: 'bpp_source' must be 'actual' or 'estimated' (format ttc-rd/1), "
+            f"not {bpp_source!r}"
+        )
+    if bpp_source == "estimated":
+        results = _estimated_v1_columns(results)
     try:
         metric = data.get("metric") or _default_metric(results)
     except RDFormatError as err:
@@ -297,15 +351,29 @@ def from_json(data: Any, path: Path | None = None) -> RDCurve:
         metric=metric,
         description=str(data.get("description", "")),
         metrics=metrics,
-        bpp_source=data.get("bpp_source", "actual"),
         experiment=data.get("experiment"),
+        split=data.get("split"),
         dataset=data.get("dataset"),
         num_images=data.get("num_images"),
         provenance=data.get("provenance"),
         uncompressed=dict(uncompressed),
-        extra={k: v for k, v in data.items() if k not in _OWN_KEYS},
+        extra={k: v for k, v in data.items() if k not in _OWN_KEYS and k != "bpp_source"},
         path=path,
     )
+
+
+def _estimated_v1_columns(results: Mapping[str, Any]) -> dict[str, Any]:
+    """A ttc-rd/1 curve with ``bpp_source: "estimated"``: its rate columns were estimates.
+
+    ``bpp`` → ``bpp_estimated`` (kept as it is when that column exists: then the two were the
+    same numbers), ``bpp_base`` → ``bpp_base_estimated``, ``bpp_enhancement`` →
+    ``bpp_enhancement_estimated``. Nothing is left under a name that means real bits.
+    """
+    out = dict(results)
+    for key in [k for k in out if is_rate_key(k) and not k.endswith("_estimated")]:
+        values = out.pop(key)
+        out.setdefault(f"{key}_estimated", values)
+    return out
 
 
 def load_rd(path: str | Path) -> RDCurve:

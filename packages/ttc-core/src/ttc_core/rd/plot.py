@@ -31,7 +31,7 @@ def plot_rd(
     *,
     paper: Sequence[RDCurve] = (),
     metric: str | None = None,
-    rate_key: str = "bpp",
+    rate_key: str | None = None,
     uncompressed: float | None = None,
     uncompressed_label: str = "uncompressed",
     title: str | None = None,
@@ -43,7 +43,9 @@ def plot_rd(
 ) -> Path:
     """Write an RD plot of ``curves`` (and ``paper`` overlays) to ``output`` (.png/.pdf/.svg).
 
-    ``metric`` defaults to the first curve's metric and must be in every curve. The
+    ``metric`` defaults to the first curve's metric and must be in every curve. ``rate_key``
+    defaults to each curve's own (:attr:`RDCurve.rate_key`: real bits where it has them, else the
+    estimate; the legend says which when they are mixed). The
     uncompressed reference line is ``uncompressed`` if given, else the curves' own
     ``"uncompressed"`` values for the metric. Raises :class:`ValueError` on bad input.
     """
@@ -57,8 +59,11 @@ def plot_rd(
     if not everything:
         raise ValueError("nothing to plot: give at least one RD curve")
     metric = metric or everything[0].metric
+    def rate_of(curve: RDCurve) -> str:
+        return rate_key or curve.rate_key
+
     for curve in everything:
-        for key in (rate_key, metric):
+        for key in (rate_of(curve), metric):
             if key not in curve.results:
                 raise RDFormatError(
                     f"{curve.path or curve.name}: no {key!r} in results "
@@ -68,9 +73,9 @@ def plot_rd(
     ylabel = info.axis_label(metric) if info else metric
     if info:
         ylabel += f" ({info.direction} is better)"
-    sources = {c.rate_label(rate_key) for c in everything}
+    sources = {c.rate_label(rate_of(c)) for c in everything}
     mixed = len(sources) > 1
-    rate_name = "rate" if rate_key == "bpp" else rate_key.replace("_", " ")
+    rate_name = "rate" if rate_key in (None, "bpp", "bpp_estimated") else rate_key.replace("_", " ")
     xlabel = f"{rate_name} [bpp]" if mixed else f"{rate_name} [bpp, {_RATE_WORDS[sources.pop()]}]"
 
     fig = Figure(figsize=figsize, dpi=dpi)
@@ -80,7 +85,7 @@ def plot_rd(
     cycle = [f"C{i}" for i in range(10)]
 
     def draw(curve: RDCurve, index: int, is_paper: bool) -> None:
-        pairs = sorted(zip(curve.results[rate_key], curve.results[metric], strict=True))
+        pairs = sorted(zip(curve.results[rate_of(curve)], curve.results[metric], strict=True))
         xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
         colour = colours.get(curve.name) if is_paper else None
         if colour is None:
@@ -88,7 +93,7 @@ def plot_rd(
             colours.setdefault(curve.name, colour)
         label = f"{curve.name} (paper)" if is_paper else curve.name
         if mixed:
-            label += f", {curve.rate_label(rate_key)} bpp"
+            label += f", {curve.rate_label(rate_of(curve))} bpp"
         ax.plot(
             xs,
             ys,

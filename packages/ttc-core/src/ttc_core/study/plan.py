@@ -1,0 +1,382 @@
+"""What the evidence study trains: experiments, scales, and one command per run.
+
+Every run goes through a framework's own launcher (``tools/train_net.py``, ``tools/train.py``)
+with a shipped config, exactly as a user would run it; the scale only overrides the schedule
+and the data. One run directory per (experiment, method, seed, stage, α)::
+
+    OUT/runs/depth/proposed/seed_0/alpha_0.1/                 base layers (MMSeg, Detectron2)
+    OUT/runs/segmentation/proposed-base/seed_0/conditional/alpha_0.3/
+                                                   .../standalone/alpha_0.3/   zeros for ŷ_b
+                                                   .../continued/alpha_0.3/    true ŷ_b
+
+Every run evaluates its reported split once at the end (``ttc_report.json``, METHOD §8), and the
+enhancement layers are trained on the base checkpoint its report names, the Standalone and
+Continued controls on the conditional checkpoint its report names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..rd.sweep import SweepPoint, plan_sweep
+
+__all__ = [
+    "BASE_METHODS",
+    "CONTROL_STAGES",
+    "EXPERIMENTS",
+    "SCALES",
+    "Experiment",
+    "Scale",
+    "base_points",
+    "control_points",
+    "enhancement_points",
+]
+
+#: the two ways of training a base layer (METHOD §2)
+BASE_METHODS = ("Proposed", "Baseline")
+#: retraining stages of a conditional enhancement model (only its entropy model trains)
+CONTROL_STAGES = ("standalone", "continued")
+
+_MMSEG_DEMO = "configs/mmseg/demo/"
+_D2_DEMO = "configs/detectron2/demo/"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One RD comparison: a base task, or an enhancement task on a base task's models.
+
+    Attributes:
+        name: results tag (``cityscapes_depth``, ...).
+        framework: ``"mmseg"`` or ``"detectron2"``.
+        configs: config per method (bases: ``Proposed`` / ``Baseline``) or per stage
+            (enhancements: ``conditional`` / ``standalone`` / ``continued``).
+        base: for an enhancement, the name of the base experiment it is trained on.
+        metric / metric_name / scale / direction: report key, stored name, factor, better-ness.
+        rates: RD column → report key (``bpp``, ``bpp_estimated``, per layer ...).
+        also: further curves from the same runs, ``{name: (key, stored name)}`` (e.g. the
+            direct reconstruction of a base).
+    """
+
+    name: str
+    framework: str
+    configs: dict[str, str]
+    metric: str
+    metric_name: str
+    direction: str
+    rates: dict[str, str]
+    base: str | None = None
+    scale: float = 1.0
+    also: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def is_enhancement(self) -> bool:
+        return self.base is not None
+
+
+def _mmseg_rates(layers: bool) -> dict[str, str]:
+    rates = {"bpp": "bpp", "bpp_estimated": "bpp_estimated"}
+    if layers:
+        for layer in ("base", "enhancement"):
+            rates[f"bpp_{layer}"] = f"bpp_{layer}"
+            rates[f"bpp_{layer}_estimated"] = f"bpp_{layer}_estimated"
+    return rates
+
+
+def _d2_rates(layers: bool) -> dict[str, str]:
+    return {k: f"ttc/{v}" for k, v in _mmseg_rates(layers).items()}
+
+
+_SEG = _MMSEG_DEMO + "ttc-enh{}_deeplabv3_r18-d8_1xb4-30e_synthetic-cityscapes-seg-64x128.py"
+_REC = _MMSEG_DEMO + "ttc-enh-recon{}_synthesis-n3_1xb4-30e_synthetic-cityscapes-halfres-recon-64x128.py"
+_DEPTH = _MMSEG_DEMO + "ttc-{}_lraspp_m-v3-d8_1xb4-35e_synthetic-cityscapes-disparity-64x128.py"
+_DET = _D2_DEMO + "ttc_{}_R_18_FPN_demo_synthetic-coco.yaml"
+_COCO_REC = _D2_DEMO + "ttc_enhancement-recon{}_demo_synthetic-coco.yaml"
+
+#: every experiment of the study, in the order they are trained and reported
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            "cityscapes_depth",
+            "mmseg",
+            {"Proposed": _DEPTH.format("proposed"), "Baseline": _DEPTH.format("baseline")},
+            metric="rmse",
+            metric_name="rmse",
+            direction="lower",
+            rates=_mmseg_rates(False),
+            also={"cityscapes_direct_reconstruction": ("psnr_direct", "psnr_direct")},
+        ),
+        Experiment(
+            "cityscapes_segmentation",
+            "mmseg",
+            {
+                "conditional": _SEG.format("-proposed"),
+                "standalone": _SEG.format("-standalone"),
+                "continued": _SEG.format("-continued"),
+            },
+            base="cityscapes_depth",
+            metric="mIoU",
+            metric_name="mIoU",
+            direction="higher",
+            scale=0.01,
+            rates=_mmseg_rates(True),
+        ),
+        Experiment(
+            "cityscapes_scalable_reconstruction",
+            "mmseg",
+            {
+                "conditional": _REC.format(""),
+                "standalone": _REC.format("-standalone"),
+                "continued": _REC.format("-continued"),
+            },
+            base="cityscapes_depth",
+            metric="psnr_scalable",
+            metric_name="psnr_scalable",
+            direction="higher",
+            rates=_mmseg_rates(True),
+        ),
+        Experiment(
+            "coco_detection",
+            "detectron2",
+            {"Proposed": _DET.format("proposed"), "Baseline": _DET.format("baseline")},
+            metric="bbox/AP",
+            metric_name="mAP",
+            direction="higher",
+            scale=0.01,
+            rates=_d2_rates(False),
+            also={"coco_direct_reconstruction": ("ttc/psnr_direct", "psnr_direct")},
+        ),
+        Experiment(
+            "coco_scalable_reconstruction",
+            "detectron2",
+            {
+                "conditional": _COCO_REC.format(""),
+                "standalone": _COCO_REC.format("_standalone"),
+                "continued": _COCO_REC.format("_continued"),
+            },
+            base="coco_detection",
+            metric="ttc/psnr_scalable",
+            metric_name="psnr_scalable",
+            direction="higher",
+            rates=_d2_rates(True),
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big the study is: seeds, data, rate weights and schedules.
+
+    ``options[experiment]`` are launcher overrides applied to every run of the experiment
+    (MMSeg ``--cfg-options`` entries, Detectron2 ``KEY VALUE`` pairs); they set the schedule,
+    identically for Proposed and Baseline and for Standalone and Continued (equal budgets).
+    """
+
+    name: str
+    seeds: tuple[int, ...]
+    cityscapes: tuple[int, int, tuple[int, int]]  #: (train, val, (H, W))
+    coco: tuple[int, int, tuple[int, int]]
+    alphas: dict[str, tuple[float, ...]]
+    options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    experiments: tuple[str, ...] = tuple(EXPERIMENTS)
+    jobs: int = 2
+    device: str = "cpu"
+
+
+SCALES: dict[str, Scale] = {
+    # `make demo`: one seed, every experiment, about 15 minutes on 2 CPU cores
+    "demo": Scale(
+        "demo",
+        seeds=(0,),
+        cityscapes=(48, 12, (64, 128)),
+        coco=(48, 12, (128, 176)),
+        alphas={
+            "cityscapes_depth": (0.01, 0.1, 1.0),
+            "cityscapes_segmentation": (0.1, 1.0),
+            "cityscapes_scalable_reconstruction": (4.0, 32.0),
+            "coco_detection": (0.05, 1.0),
+            "coco_scalable_reconstruction": (4.0, 32.0),
+        },
+    ),
+    # the evidence study: 3 seeds, 3 rate points per curve, at most 2 hours on 2 CPU cores
+    "study": Scale(
+        "study",
+        seeds=(0, 1, 2),
+        cityscapes=(96, 24, (64, 128)),
+        coco=(96, 24, (128, 176)),
+        alphas={
+            "cityscapes_depth": (0.01, 0.1, 1.0),
+            "cityscapes_segmentation": (0.03, 0.3, 3.0),
+            "cityscapes_scalable_reconstruction": (2.0, 8.0, 32.0),
+            "coco_detection": (0.05, 0.3, 1.0),
+            "coco_scalable_reconstruction": (2.0, 8.0, 32.0),
+        },
+    ),
+    # one CUDA GPU, about 8 minutes: the study's experiments at larger data and schedules
+    "gpu": Scale(
+        "gpu",
+        seeds=(0, 1, 2),
+        cityscapes=(192, 48, (128, 256)),
+        coco=(192, 48, (160, 224)),
+        alphas={
+            "cityscapes_depth": (0.01, 0.1, 1.0),
+            "cityscapes_segmentation": (0.03, 0.3, 3.0),
+            "cityscapes_scalable_reconstruction": (2.0, 8.0, 32.0),
+            "coco_detection": (0.05, 0.3, 1.0),
+            "coco_scalable_reconstruction": (2.0, 8.0, 32.0),
+        },
+        jobs=4,
+        device="cuda",
+    ),
+}
+
+
+def _slug(method: str) -> str:
+    return method.lower()
+
+
+def _seed_options(framework: str, seed: int, device: str) -> list[str]:
+    if framework == "detectron2":
+        return ["SEED", str(seed), "MODEL.DEVICE", device]
+    return ["--cfg-options", f"randomness.seed={seed}"]
+
+
+def _d2_register(data: Path) -> list[str]:
+    coco = data / "coco"
+    return [
+        "--register-coco",
+        f"demo_coco_train={coco}/annotations/instances_train2017.json:{coco}/train2017",
+        "--register-coco",
+        f"demo_coco_val={coco}/annotations/instances_val2017.json:{coco}/val2017",
+    ]
+
+
+def _point(
+    exp: Experiment,
+    scale: Scale,
+    config: str,
+    alpha: float,
+    out: Path,
+    data: Path,
+    seed: int,
+    opts: Sequence[str] = (),
+    repo: Path = Path("."),
+) -> SweepPoint:
+    """One run: the framework's launcher, the config, the scale's schedule, the seed, α."""
+    options = list(scale.options.get(exp.name, ()))
+    if exp.framework == "detectron2":
+        extra = [*_d2_register(data), *_seed_options("detectron2", seed, scale.device)]
+        extra += [*options, *opts]
+        alpha_key = "MODEL.TTC.ENHANCEMENT.ALPHA" if exp.is_enhancement else None
+    else:
+        extra = _seed_options("mmseg", seed, scale.device)
+        extra += [*options, *opts]
+        alpha_key = None
+    (point,) = plan_sweep(
+        exp.framework,
+        repo / config,
+        [alpha],
+        out,
+        extra=extra,
+        alpha_key=alpha_key,
+        tools_dir=repo / "tools",
+    )
+    return point
+
+
+def run_dir(out: Path, exp: str, method: str, seed: int, stage: str | None = None) -> Path:
+    """Folder of one (experiment, method, seed[, stage]) sweep; its runs are ``alpha_*``."""
+    path = out / "runs" / exp / _slug(method) / f"seed_{seed}"
+    return path / stage if stage else path
+
+
+def base_points(scale: Scale, out: Path, data: Path, repo: Path) -> list[SweepPoint]:
+    """Every base-layer run of the scale."""
+    points = []
+    for name in scale.experiments:
+        exp = EXPERIMENTS[name]
+        if exp.is_enhancement:
+            continue
+        for method in BASE_METHODS:
+            for seed in scale.seeds:
+                for alpha in scale.alphas[name]:
+                    d = run_dir(out, name, method, seed)
+                    points.append(
+                        _point(exp, scale, exp.configs[method], alpha, d, data, seed, repo=repo)
+                    )
+    return points
+
+
+def _base_option(exp: Experiment, checkpoint: Path) -> list[str]:
+    if exp.framework == "detectron2":
+        return ["MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS", str(checkpoint)]
+    return ["--cfg-options", f"model.base.checkpoint={checkpoint}"]
+
+
+def _weights_option(exp: Experiment, checkpoint: Path) -> list[str]:
+    if exp.framework == "detectron2":
+        return ["MODEL.WEIGHTS", str(checkpoint)]
+    return ["--cfg-options", f"load_from={checkpoint}"]
+
+
+def middle_alpha(scale: Scale, experiment: str) -> float:
+    """The base rate point the enhancement layers are trained on (the middle one)."""
+    alphas = scale.alphas[experiment]
+    return alphas[len(alphas) // 2]
+
+
+def enhancement_points(
+    scale: Scale, out: Path, data: Path, repo: Path, base_checkpoint
+) -> list[SweepPoint]:
+    """Conditional enhancement runs; ``base_checkpoint(experiment, method, seed)`` gives the
+    checkpoint each is trained on."""
+    points = []
+    for name in scale.experiments:
+        exp = EXPERIMENTS[name]
+        if not exp.is_enhancement or exp.base not in scale.experiments:
+            continue
+        for method in BASE_METHODS:
+            for seed in scale.seeds:
+                base = base_checkpoint(exp.base, method, seed)
+                d = run_dir(out, name, f"{method}-base", seed, "conditional")
+                for alpha in scale.alphas[name]:
+                    points.append(
+                        _point(
+                            exp,
+                            scale,
+                            exp.configs["conditional"],
+                            alpha,
+                            d,
+                            data,
+                            seed,
+                            _base_option(exp, base),
+                            repo,
+                        )
+                    )
+    return points
+
+
+def control_points(
+    scale: Scale, out: Path, data: Path, repo: Path, base_checkpoint, conditional_checkpoint
+) -> list[SweepPoint]:
+    """Standalone and Continued runs, each from the conditional model of the same α."""
+    points = []
+    for name in scale.experiments:
+        exp = EXPERIMENTS[name]
+        if not exp.is_enhancement or exp.base not in scale.experiments:
+            continue
+        for method in BASE_METHODS:
+            for seed in scale.seeds:
+                base = base_checkpoint(exp.base, method, seed)
+                for alpha in scale.alphas[name]:
+                    start = conditional_checkpoint(name, method, seed, alpha)
+                    for stage in CONTROL_STAGES:
+                        d = run_dir(out, name, f"{method}-base", seed, stage)
+                        opts = [*_base_option(exp, base), *_weights_option(exp, start)]
+                        points.append(
+                            _point(exp, scale, exp.configs[stage], alpha, d, data, seed, opts, repo)
+                        )
+    return points
