@@ -1,9 +1,12 @@
 #!/usr/bin/env python
 """Train a ttc model with MMSegmentation: ``python tools/train.py CONFIG [--launcher pytorch]``.
 
-The arguments are MMSeg's ``tools/train.py`` ones; the logic lives in ``ttc_mmseg.launch``
-(config check for ``custom_imports``, gloo start-up for CPU-only ``torchrun`` runs). The same
-configs also run with MMSeg's own ``tools/train.py``.
+The arguments are MMSeg's ``tools/train.py`` ones (plus ``--no-report``); the logic lives in
+``ttc_mmseg.launch``: config checks (``custom_imports``, the selection-split protocol), gloo
+start-up for CPU-only ``torchrun`` runs, and after training the one evaluation of the checkpoint
+chosen on the selection split on the reported split, with real bits, into
+``{work_dir}/ttc_report.json``. The same configs also train with MMSeg's own ``tools/train.py``
+(without the report).
 """
 
 from ttc_mmseg.launch import train

@@ -12,8 +12,14 @@ Everything of Detectron2's ``tools/train_net.py`` applies (``--num-machines``,
                                            ... --register-coco mine=ann.json:images
                                                DATASETS.TRAIN "('mine',)"
 
+Training carves a selection split from DATASETS.TRAIN (``DATASETS.SELECTION``), evaluates it
+every TEST.EVAL_PERIOD iterations (``selection/...`` in metrics.json), keeps the best checkpoint
+(model_best.pth) and evaluates it once, at the end, on DATASETS.TEST with real bitstreams:
+OUTPUT_DIR/ttc_report.json (see ttc_detectron2.engine).
+
 Without a GPU, training runs on the CPU (``MODEL.DEVICE cpu``) and ``--num-gpus N`` starts N
-CPU processes (gloo). ``--eval-only`` also writes the results to OUTPUT_DIR/eval_results.json.
+CPU processes (gloo). ``--eval-only`` evaluates MODEL.WEIGHTS on DATASETS.TEST and writes the
+results to OUTPUT_DIR/eval_results.json.
 """
 
 import json
@@ -23,6 +29,7 @@ import os
 import detectron2.utils.comm as comm
 from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.utils.logger import setup_logger
 
 import ttc_detectron2
 from ttc_detectron2.checkpoint import TTCCheckpointer
@@ -43,6 +50,9 @@ def setup(args):
     ttc_detectron2.validate_ttc_config(cfg)
     cfg.freeze()
     default_setup(cfg, args)
+    # the plugin's own messages (β in force, selection, report) in the log, as Detectron2's
+    # projects do for theirs
+    setup_logger(output=cfg.OUTPUT_DIR, distributed_rank=comm.get_rank(), name="ttc_detectron2")
     return cfg
 
 

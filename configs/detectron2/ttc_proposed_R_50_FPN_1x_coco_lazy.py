@@ -9,7 +9,8 @@ plugin's classes directly, so no registry or ``add_ttc_config`` is involved)::
 (the Detectron2 wheel ships the script as the module ``tools.lazyconfig_train_net``; from a
 Detectron2 source checkout it is ``python <detectron2>/tools/lazyconfig_train_net.py ...``.)
 
-Overrides use ``path.key=value``, e.g. ``model.mode=baseline`` (the Baseline),
+Overrides use ``path.key=value``, e.g. ``model.mode=baseline model.beta=0`` (the Baseline;
+its probe g_a is clipped apart from the rest by ``param_groups`` + ``adam``),
 ``model.alpha=0.5`` (another rate point), ``train.device=cpu``,
 ``model.backbone.actual_bits_at_test=True`` (real bitstreams). ``train.ddp.device_ids`` is
 ``None``: DDP then uses the module's own device, which works for CUDA modules and, unlike
@@ -17,6 +18,12 @@ Detectron2's default ``[local_rank]``, also for multi-process CPU (gloo) trainin
 script's ``--eval-only`` wraps the model without these options, so run it with one process on
 CPUs. Checkpoints carry the codec spec inside the model's state dict (``backbone._extra_state``).
 Custom COCO-format data: ``ttc_detectron2.data.register_coco`` where a dataset name goes.
+
+Model selection: the stock trainer has no selection split and no best checkpoint. This file
+therefore evaluates the reported split (``dataloader.test``, coco_2017_val) only once, at the
+end (``train.eval_period=0``), and the final model is the one reported. For ttc's protocol
+(selection split, best checkpoint, a real-bit ``ttc_report.json``) use tools/train_net.py with
+the YAML version.
 """
 
 import detectron2.data.transforms as T
@@ -37,14 +44,14 @@ from detectron2.modeling.matcher import Matcher
 from detectron2.modeling.poolers import ROIPooler
 from detectron2.modeling.proposal_generator import RPN, StandardRPNHead
 from detectron2.modeling.roi_heads import FastRCNNConvFCHead, FastRCNNOutputLayers, StandardROIHeads
-from detectron2.solver import WarmupParamScheduler, get_default_optimizer_params
+from detectron2.solver import WarmupParamScheduler
 from fvcore.common.param_scheduler import MultiStepParamScheduler
 from omegaconf import OmegaConf
 
 from ttc_detectron2.backbone import TTCBackbone
 from ttc_detectron2.evaluation import TTCRateEvaluator
 from ttc_detectron2.meta_arch import TTCGeneralizedRCNN
-from ttc_detectron2.solver import adam
+from ttc_detectron2.solver import adam, param_groups
 
 # -- model: Faster R-CNN R-50-FPN on the pseudo-image of the base layer -------------------------
 model = L(TTCGeneralizedRCNN)(
@@ -134,7 +141,7 @@ model = L(TTCGeneralizedRCNN)(
     pixel_mean=[103.530, 116.280, 123.675],
     pixel_std=[1.0, 1.0, 1.0],
     input_format="BGR",
-    # loss = detection + alpha·bpp + beta·255·RMSE(g_a(ŷ_b), x)   (METHOD §2)
+    # loss = detection + alpha·bpp_estimated + beta·255·RMSE(g_a(ŷ_b), x)   (METHOD §2)
     alpha=1.0,
     beta=0.1,
     mode="proposed",
@@ -174,8 +181,10 @@ dataloader.evaluator = L(DatasetEvaluators)(
 )
 
 # -- optimisation: Adam 1e-4, global gradient-norm clip 1.0, no schedule (METHOD §4) ---------
+# param_groups = Detectron2's get_default_optimizer_params, with a Baseline's probe g_a in its
+# own clip group (its gradient norm then scales no other parameter's step; METHOD §8)
 optimizer = L(adam)(
-    params=L(get_default_optimizer_params)(weight_decay_norm=0.0),
+    params=L(param_groups)(weight_decay_norm=0.0),
     lr=1e-4,
     betas=(0.9, 0.999),
     weight_decay=0.0,
@@ -203,7 +212,8 @@ train = dict(
         device_ids=None,  # the module's device: CUDA as before, and CPU (gloo) works too
     ),
     checkpointer=dict(period=20000, max_to_keep=100),
-    eval_period=20000,
+    # 0: the reported split is evaluated once, after the last iteration (no selection split here)
+    eval_period=0,
     log_period=20,
     device="cuda",
 )

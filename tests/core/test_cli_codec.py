@@ -59,3 +59,38 @@ def test_resize_before_coding(files, capsys):
     assert main(["info", str(out)]) == 0
     assert "21×30" in capsys.readouterr().out  # 50×70 → short 25 → 25×35 → capped at 30 wide
     assert main(["compress", str(img), "-c", str(ckpt), "-o", str(out), "--resize", "0"]) == 2
+
+
+def test_decoded_image_has_the_inputs_size_by_default(tmp_path, trained_pair):
+    """A base with a learned 2× downsample (the Cityscapes depth base) codes half the frame."""
+    from ttc_core.checkpoint import make_codec_spec
+    from ttc_core.codec import ScalableCodec
+    from ttc_core.layers import Downsample
+
+    from .conftest import TINY
+
+    base, _, _ = trained_pair
+    down = Downsample(channels=3, factor=2)
+    state = {f"base.{k}": v for k, v in base.state_dict().items()}
+    state.update({f"down.{k}": v for k, v in down.state_dict().items()})
+    spec = make_codec_spec(TINY, "base.", base_downsample=({"channels": 3, "factor": 2}, "down."))
+    ckpt = tmp_path / "down.pth"
+    ScalableCodec.from_spec(spec, state).save(ckpt)
+    x = smooth_images(1, 48, 80, seed=5)[0]
+    img = tmp_path / "in.png"
+    Image.fromarray((x.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(img)
+    stream = tmp_path / "x.ttc"
+    assert main(["compress", str(img), "-c", str(ckpt), "-o", str(stream)]) == 0
+    assert main(["decompress", str(stream), "-c", str(ckpt), "-o", str(tmp_path / "a.png")]) == 0
+    assert Image.open(tmp_path / "a.png").size == (80, 48)
+    argv = [
+        "decompress",
+        str(stream),
+        "-c",
+        str(ckpt),
+        "-o",
+        str(tmp_path / "b.png"),
+        "--coded-size",
+    ]
+    assert main(argv) == 0
+    assert Image.open(tmp_path / "b.png").size == (40, 24)

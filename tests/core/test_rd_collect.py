@@ -138,8 +138,7 @@ def test_best_without_a_report_is_refused(tmp_path):
     run = mmengine_run(tmp_path, "depth", 0.1)
     with pytest.raises(CollectError, match="no ttc_report.json.*selection split"):
         collect_runs([run], name="B", metric="rmse", select="best")
-    write_report(run, {"rmse": 6.3}, dataset="val", checkpoint=None, iteration=None,
-                 selection=None)
+    write_report(run, {"rmse": 6.3}, dataset="val", checkpoint=None, iteration=None, selection=None)
     with pytest.raises(CollectError, match="no number for bpp"):
         collect_runs([run], name="B", metric="rmse", select="best")
 
@@ -162,9 +161,14 @@ def test_mmengine_work_dir_lower_is_better(tmp_path):
     assert moved.provenance[1]["checkpoint"] == str(runs[1] / "iter_16000.pth")
 
     for run in runs:
-        write_report(run, {"rmse": 6.25, "bpp": 0.5}, dataset="val",
-                     checkpoint="best_rmse_iter_16000.pth", iteration=16000,
-                     selection={"metric": "selection/rmse", "value": 6.1, "rule": "best"})
+        write_report(
+            run,
+            {"rmse": 6.25, "bpp": 0.5},
+            dataset="val",
+            checkpoint="best_rmse_iter_16000.pth",
+            iteration=16000,
+            selection={"metric": "selection/rmse", "value": 6.1, "rule": "best"},
+        )
     best = collect_runs(runs, name="Baseline", metric="rmse", select="best")
     assert best.results["rmse"] == [6.25, 6.25]
     assert best.provenance[0]["checkpoint"] == str(runs[0] / "best_rmse_iter_16000.pth")

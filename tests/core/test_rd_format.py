@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ttc_core.cli import main
 from ttc_core.rd.format import (
     FORMAT,
     MetricInfo,
@@ -19,8 +20,6 @@ from ttc_core.rd.format import (
     load_rd,
     save_rd,
 )
-
-from ttc_core.cli import main
 
 PAPER = Path(__file__).resolve().parents[2] / "results" / "paper"
 
@@ -156,14 +155,21 @@ def test_format_1_files_load_with_estimates_renamed(tmp_path):
         "format": "ttc-rd/1",
         "metric": "psnr",
         "bpp_source": "estimated",
-        "results": {"bpp": [0.5, 0.9], "bpp_base": [0.2, 0.2], "bpp_enhancement": [0.3, 0.7],
-                    "psnr": [30.0, 33.0]},
+        "results": {
+            "bpp": [0.5, 0.9],
+            "bpp_base": [0.2, 0.2],
+            "bpp_enhancement": [0.3, 0.7],
+            "psnr": [30.0, 33.0],
+        },
     }
     path = tmp_path / "old.json"
     path.write_text(json.dumps(old))
     curve = load_rd(path)
     assert set(curve.results) == {
-        "bpp_estimated", "bpp_base_estimated", "bpp_enhancement_estimated", "psnr"
+        "bpp_estimated",
+        "bpp_base_estimated",
+        "bpp_enhancement_estimated",
+        "psnr",
     }
     assert curve.results["bpp_estimated"] == [0.5, 0.9]
     assert main(["rd", "upgrade", str(path)]) == 0

@@ -77,5 +77,6 @@ def test_report_round_trip(tmp_path):
     with pytest.raises(ValueError, match="not a ttc report"):
         read_report(tmp_path)
     with pytest.raises(ValueError, match="clash"):
-        write_report(tmp_path, {"split": 1.0}, dataset="d", checkpoint=None, iteration=None,
-                     selection=None)
+        write_report(
+            tmp_path, {"split": 1.0}, dataset="d", checkpoint=None, iteration=None, selection=None
+        )

@@ -15,8 +15,7 @@ from ttc_core.checkpoint import make_codec_spec
 from ttc_core.cli import main as ttc
 from ttc_core.datasets import decode_disparity, write_cityscapes_dataset
 from ttc_core.rd.format import MetricInfo, RDCurve
-from ttc_core.study import EXPERIMENTS, SCALES
-from ttc_core.study import plan, report, trivial
+from ttc_core.study import EXPERIMENTS, SCALES, plan, report, trivial
 from ttc_core.study.side_information import side_information_bits
 
 from .conftest import TINY
@@ -95,7 +94,9 @@ def test_side_information_measurement(tmp_path, trained_pair):
     ckpt = _scalable_checkpoint(tmp_path / "enh.pth", base, enh)
     out = side_information_bits(ckpt, images)
     assert out["images"] == 3
-    assert all(out[k] > 0 and math.isfinite(out[k]) for k in ("bits_true", "bits_zeros", "bits_other"))
+    assert all(
+        out[k] > 0 and math.isfinite(out[k]) for k in ("bits_true", "bits_zeros", "bits_other")
+    )
     assert out["saving_zeros"] == pytest.approx(1 - out["bits_true"] / out["bits_zeros"])
     # an entropy model that ignores ŷ_b: nothing to save
     blind = type(enh)(**{**TINY, "side_channels": 16})
@@ -138,8 +139,8 @@ def test_bd_over_seeds_gives_mean_and_spread():
     assert "± 5.0" in pchip.text() and "(3 of 3)" in pchip.text()
     assert out["overlap"].values == pytest.approx([1.0, 1.0, 1.0])
     # a seed where a curve is missing is counted as undefined
-    assert report.bd_over_seeds(variants, (0, 1, 2, 3))["summary"]["pchip"].text().endswith(
-        "(3 of 4)"
+    assert (
+        report.bd_over_seeds(variants, (0, 1, 2, 3))["summary"]["pchip"].text().endswith("(3 of 4)")
     )
 
 
@@ -183,14 +184,17 @@ def test_plan_commands_use_the_launchers_seeds_and_selected_checkpoints(tmp_path
 
     enh = plan.enhancement_points(scale, tmp_path, tmp_path / "data", REPO, ckpt)
     seg = [p for p in enh if "segmentation" in str(p.run_dir)]
-    assert any(f"model.base.checkpoint={ckpt('cityscapes_depth', 'Proposed', 0)}" in p.command
-               for p in seg)
+    assert any(
+        f"model.base.checkpoint={ckpt('cityscapes_depth', 'Proposed', 0)}" in p.command for p in seg
+    )
     coco = [p for p in enh if "coco" in str(p.run_dir)]
     assert all("MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS" in p.command for p in coco)
     controls = plan.control_points(scale, tmp_path, tmp_path / "data", REPO, ckpt, ckpt)
     assert len(controls) == 2 * len(enh)
-    assert all(any(a.startswith("load_from=") for a in p.command) or "MODEL.WEIGHTS" in p.command
-               for p in controls)
+    assert all(
+        any(a.startswith("load_from=") for a in p.command) or "MODEL.WEIGHTS" in p.command
+        for p in controls
+    )
 
 
 def test_cli_refuses_an_enhancement_without_its_base(tmp_path, capsys):
@@ -217,12 +221,19 @@ def test_render_report_states_the_numbers():
         "side_information": {},
         "trivial": {
             "cityscapes_depth": {
-                "metric": "rmse", "predictor": "mean", "trivial": 6.0, "min": 3.0, "max": 4.0,
+                "metric": "rmse",
+                "predictor": "mean",
+                "trivial": 6.0,
+                "min": 3.0,
+                "max": 4.0,
                 "all_beat": True,
             }
         },
-        "points": {"cityscapes_depth": {"Proposed": {"0": [{"bpp": 0.1, "bpp_estimated": 0.09,
-                                                              "metric": 3.5}]}}},
+        "points": {
+            "cityscapes_depth": {
+                "Proposed": {"0": [{"bpp": 0.1, "bpp_estimated": 0.09, "metric": 3.5}]}
+            }
+        },
     }
     text = report.render_report(json.loads(json.dumps(summary)))
     assert "-12.0 (1 of 1 seeds)" in text and "needs 4" in text

@@ -48,7 +48,10 @@ def registered(coco_root) -> tuple[str, str]:
 
 
 def tiny_cfg(*opts, mode: str = "proposed"):
-    """The tiny config (ResNet-18, 16-channel latent) with ``opts`` overrides."""
+    """The tiny config (ResNet-18, 16-channel latent) with ``opts`` overrides.
+
+    ``mode="baseline"`` also sets β = 0 (a Baseline with another β is refused).
+    """
     from detectron2.config import get_cfg
 
     from ttc_detectron2 import add_ttc_config
@@ -60,6 +63,7 @@ def tiny_cfg(*opts, mode: str = "proposed"):
         [
             "MODEL.TTC.MODE",
             mode,
+            *(["MODEL.TTC.BETA", 0.0] if mode == "baseline" else []),
             "DATASETS.TRAIN",
             f"('{TRAIN}',)",
             "DATASETS.TEST",

@@ -132,7 +132,7 @@ def test_registered_names_match_the_error_helper():
 
 
 def _yaml_configs():
-    return sorted(CONFIGS.glob("*.yaml")) + [TINY_YAML]
+    return sorted(CONFIGS.glob("*.yaml")) + sorted(CONFIGS.glob("demo/*.yaml")) + [TINY_YAML]
 
 
 @pytest.mark.parametrize("path", _yaml_configs(), ids=lambda p: p.name)
@@ -142,8 +142,18 @@ def test_every_yaml_config_parses(path):
     cfg = _fresh_cfg()
     cfg.merge_from_file(str(path))
     validate_ttc_config(cfg)
+    # model selection apart from the reported split, in every config
+    s = cfg.DATASETS.SELECTION
+    assert s.ENABLED and s.METRIC and s.MODE in ("max", "min")
+    assert not set(cfg.DATASETS.TRAIN) & set(cfg.DATASETS.TEST)
     if cfg.MODEL.META_ARCHITECTURE == "TTCReconstructionEnhancement":
+        e = cfg.MODEL.TTC.ENHANCEMENT
+        if e.STANDALONE or e.CONTINUED:  # only the entropy model trains: select on the rate
+            assert (s.METRIC, s.MODE) == ("ttc/bpp_enhancement_estimated", "min")
+        else:
+            assert (s.METRIC, s.MODE) == ("ttc/psnr_scalable", "max")
         return  # the enhancement layer's configs: tests/detectron2/test_enhancement.py
+    assert s.METRIC == "bbox/AP"
     assert cfg.MODEL.META_ARCHITECTURE == "TTCGeneralizedRCNN"
     assert cfg.MODEL.BACKBONE.NAME == "build_ttc_backbone"
 
@@ -213,3 +223,143 @@ def test_reference_lazy_config_builds_on_cpu():
     assert lazy_shapes == yaml_shapes
     assert model.backbone.codec_spec() == ymodel.backbone.codec_spec()
     torch.testing.assert_close(model.pixel_mean, ymodel.pixel_mean)
+
+
+# -- issue 12: the β in force is the β shown ----------------------------------------------------
+def _baseline_configs():
+    out = []
+    for path in _yaml_configs():
+        cfg = _fresh_cfg()
+        cfg.merge_from_file(str(path))
+        if cfg.MODEL.META_ARCHITECTURE == "TTCGeneralizedRCNN" and cfg.MODEL.TTC.MODE == "baseline":
+            out.append(path)
+    return out
+
+
+def test_there_are_baseline_configs():
+    names = {p.name for p in _baseline_configs()}
+    assert {
+        "ttc_baseline_R_50_FPN_1x_coco.yaml",
+        "ttc_baseline_R_18_FPN_demo_synthetic-coco.yaml",
+    } <= names
+
+
+@pytest.mark.parametrize("path", _baseline_configs(), ids=lambda p: p.name)
+def test_baseline_config_files_say_beta_0(path):
+    import yaml
+
+    cfg = _fresh_cfg()
+    cfg.merge_from_file(str(path))
+    assert cfg.MODEL.TTC.BETA == 0.0
+    # the file itself says so (not a value inherited from somewhere else)
+    own = yaml.safe_load(path.read_text())["MODEL"]["TTC"]
+    assert own["MODE"] == "baseline" and own["BETA"] == 0.0
+
+
+def test_baseline_with_nonzero_beta_is_refused_naming_the_keys():
+    from detectron2.modeling import build_model
+
+    from ttc_detectron2 import TTCConfigError, validate_ttc_config
+
+    cfg = _fresh_cfg()
+    cfg.merge_from_file(str(CONFIGS / "ttc_baseline_R_50_FPN_1x_coco.yaml"))
+    validate_ttc_config(cfg)
+    cfg.MODEL.TTC.BETA = 0.1
+    with pytest.raises(
+        TTCConfigError, match=r"MODEL\.TTC\.MODE.*baseline.*MODEL\.TTC\.BETA = 0\.1"
+    ):
+        validate_ttc_config(cfg)
+    with pytest.raises(TTCConfigError, match="MODEL.TTC.BETA 0.0"):
+        build_model(tiny_cfg("MODEL.TTC.BETA", 0.1, mode="baseline"))
+    # the Proposed mode takes any β >= 0
+    validate_ttc_config(tiny_cfg("MODEL.TTC.BETA", 0.5))
+
+
+def test_the_beta_in_force_is_logged_and_checkpointed(tmp_path):
+    import logging
+
+    from detectron2.modeling import build_model
+
+    from ttc_detectron2 import TTCCheckpointer
+
+    records = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = records.append
+    log = logging.getLogger("ttc_detectron2.meta_arch")
+    level = log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        model = build_model(tiny_cfg(mode="baseline"))
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    text = "\n".join(r.getMessage() for r in records)
+    assert "'mode': 'baseline'" in text and "'beta': 0.0" in text
+    TTCCheckpointer(model, str(tmp_path)).save("m")
+    objective = torch.load(tmp_path / "m.pth", weights_only=True)["ttc_objective"]
+    assert objective == {"mode": "baseline", "alpha": 1.0, "beta": 0.0, "probe_weight": 1.0}
+
+
+# -- issue 12: the selection split keys -----------------------------------------------------------
+def test_selection_keys_have_defaults_and_comments():
+    from ttc_detectron2 import config
+
+    cfg = _fresh_cfg()
+    s = cfg.DATASETS.SELECTION
+    assert dict(s) == {
+        "ENABLED": True,
+        "SIZE": 0.1,
+        "SEED": 0,
+        "FILES": [],
+        "METRIC": "bbox/AP",
+        "MODE": "max",
+    }
+    lines = inspect.getsource(config.add_ttc_config).splitlines()
+    for i, line in enumerate(lines):
+        if re.match(r"\s*s\.([A-Z_0-9]+) = ", line):
+            assert lines[i - 1].strip().startswith("#"), line
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("SIZE", 0.0),
+        ("SIZE", 2.5),
+        ("SIZE", -1.0),
+        ("SEED", 0.5),
+        ("MODE", "best"),
+        ("METRIC", ""),
+        ("METRIC", "selection/bbox/AP"),
+        ("FILES", [""]),
+        ("ENABLED", "yes"),
+    ],
+)
+def test_invalid_selection_values_raise_clear_errors(key, value):
+    from ttc_detectron2 import TTCConfigError, validate_ttc_config
+
+    cfg = tiny_cfg()
+    cfg.DATASETS.SELECTION[key] = value
+    with pytest.raises(TTCConfigError, match=f"DATASETS.SELECTION.{key}"):
+        validate_ttc_config(cfg)
+
+
+def test_a_whole_number_of_selection_images_says_how_to_write_it():
+    from ttc_detectron2 import TTCConfigError, helpful_errors, validate_ttc_config
+
+    cfg = tiny_cfg("DATASETS.SELECTION.SIZE", 3.0)
+    validate_ttc_config(cfg)
+    with pytest.raises(TTCConfigError, match=r"3\.0"):
+        with helpful_errors():
+            tiny_cfg("DATASETS.SELECTION.SIZE", 3)
+
+
+def test_the_enhancement_cannot_select_on_detection_metrics():
+    from ttc_detectron2 import TTCConfigError, validate_ttc_config
+
+    cfg = _fresh_cfg()
+    cfg.merge_from_file(str(CONFIGS / "ttc_enhancement-recon_proposed-base_1x_coco.yaml"))
+    validate_ttc_config(cfg)
+    cfg.DATASETS.SELECTION.METRIC = "bbox/AP"
+    with pytest.raises(TTCConfigError, match="DATASETS.SELECTION.METRIC"):
+        validate_ttc_config(cfg)

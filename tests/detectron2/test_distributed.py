@@ -37,6 +37,12 @@ def test_two_cpu_processes_train_identical_bottlenecks(coco_root, tmp_path):
     assert a.keys() == b.keys()
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, msg=key)
+    # the selection split and the reported one work across processes: one report, real bits
+    from ttc_core.selection import read_report
+
+    report = read_report(tmp_path)
+    assert report["dataset"] == VAL and report["ttc/num_images"] == 2 and "ttc/bpp" in report
+    assert report["selection"]["dataset"] == f"{TRAIN}:selection"
     # and training moved them (rank 0's checkpoint of iteration 1 vs the final one)
     first = torch.load(tmp_path / "model_0000001.pth", weights_only=True)["model"]
     assert any(

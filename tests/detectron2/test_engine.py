@@ -32,41 +32,54 @@ def test_rate_evaluator_averages_per_image_records(tmp_path):
 
     ev = TTCRateEvaluator(distributed=False, output_dir=str(tmp_path))
     ev.reset()
+    # per-image records in the vocabulary: estimates *_estimated, real bitstreams bits / bpp
     ev.process(
         [{"image_id": 1}, {"image_id": 2}],
         [
             {
                 "ttc": {
-                    "bits": 100.0,
-                    "bpp": 0.1,
+                    "bits_estimated": 100.0,
+                    "bpp_estimated": 0.1,
                     "num_pixels": 1000,
-                    "recon_psnr": 30.0,
-                    "actual_bits": 120.0,
-                    "actual_bpp": 0.12,
+                    "psnr_direct": 30.0,
+                    "bits": 120.0,
+                    "bpp": 0.12,
                 }
             },
             {
                 "ttc": {
-                    "bits": 300.0,
-                    "bpp": 0.3,
+                    "bits_estimated": 300.0,
+                    "bpp_estimated": 0.3,
                     "num_pixels": 1000,
-                    "recon_psnr": 20.0,
-                    "actual_bits": 320.0,
-                    "actual_bpp": 0.32,
+                    "psnr_direct": 20.0,
+                    "bits": 320.0,
+                    "bpp": 0.32,
                 }
             },
         ],
     )
     res = ev.evaluate()["ttc"]
     assert res == pytest.approx(
-        {"bpp_estimated": 0.2, "bpp": 0.22, "recon_psnr": 25.0, "num_images": 2.0}
+        {"bpp_estimated": 0.2, "bpp": 0.22, "psnr_direct": 25.0, "num_images": 2.0}
     )
     written = json.loads((tmp_path / "ttc_rate.json").read_text())
     assert written["summary"] == res and len(written["images"]) == 2
     # without real bitstreams there is no "bpp" (actual) key: estimates are never passed off
     ev.reset()
-    ev.process([{"image_id": 1}], [{"ttc": {"bits": 1.0, "bpp": 0.5, "num_pixels": 2}}])
+    ev.process(
+        [{"image_id": 1}], [{"ttc": {"bits_estimated": 1.0, "bpp_estimated": 0.5, "num_pixels": 2}}]
+    )
     assert ev.evaluate()["ttc"] == {"bpp_estimated": 0.5, "num_images": 1.0}
+    # an image without real bits among coded ones: no mean "bpp" over a part of the images
+    ev.reset()
+    ev.process(
+        [{"image_id": 1}, {"image_id": 2}],
+        [
+            {"ttc": {"bpp_estimated": 0.5, "bits": 8.0, "bpp": 4.0}},
+            {"ttc": {"bpp_estimated": 0.7}},
+        ],
+    )
+    assert "bpp" not in ev.evaluate()["ttc"]
     with pytest.raises(KeyError, match="TTCGeneralizedRCNN"):
         ev.process([{"image_id": 1}], [{"instances": None}])
 

@@ -1,9 +1,12 @@
-"""The COCO reconstruction enhancement layer (issue 5, Detectron2 half), CPU, generated data.
+"""The COCO reconstruction enhancement layer (issues 5 and 12, Detectron2 half), CPU, generated
+data.
 
 A detection base is trained by tools/train_net.py (tiny config, a higher learning rate and a
 strong reconstruction reward, so that ŷ_b carries information); the enhancement layer is then
-trained from it by tools/train_net.py, then its Standalone variant from that, and both
-checkpoints are coded with ``ttc compress --layers all`` / ``ttc decompress``.
+trained from it by tools/train_net.py, then its Standalone variant and its equal-budget control
+(Continued) from that, and the checkpoints are coded with ``ttc compress --layers all`` /
+``ttc decompress``. Standalone and Continued runs that do not start from a trained enhancement
+model are refused.
 """
 
 from __future__ import annotations
@@ -21,6 +24,14 @@ TINY_ENH_YAML = Path(__file__).with_name("tiny_ttc_enhancement.yaml")
 CONFIGS = REPO / "configs" / "detectron2"
 ENH_TRAIN, ENH_VAL = "ttc_enh_coco_train", "ttc_enh_coco_val"
 ENH_CONFIGS = sorted(CONFIGS.glob("*nhancement*.yaml"))
+DEMO_ENH_CONFIGS = sorted(CONFIGS.glob("demo/*nhancement*.yaml"))
+#: Standalone / Continued select on the rate (their PSNR cannot change)
+RETRAIN_SELECTION = (
+    "DATASETS.SELECTION.METRIC",
+    "ttc/bpp_enhancement_estimated",
+    "DATASETS.SELECTION.MODE",
+    "min",
+)
 
 
 # -- fixtures -------------------------------------------------------------------------------
@@ -133,22 +144,32 @@ def run(data, base_ckpt, tmp_path_factory) -> dict:
     return {"dir": out / "cond", "init": init, "log": log, "base": out}
 
 
-@pytest.fixture(scope="module")
-def standalone(data, base_ckpt, run) -> dict:
-    """Standalone: 4 iterations from the conditional model, one command."""
-    out = run["base"] / "standalone"
+def _retrain(data, base_ckpt, run, stage: str) -> dict:
+    """Standalone or Continued: 4 iterations from the conditional model, one command."""
+    out = run["base"] / stage.lower()
     log = _train_net(
         TINY_ENH_YAML,
         data,
         out,
         "MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS",
         str(base_ckpt),
-        "MODEL.TTC.ENHANCEMENT.STANDALONE",
+        f"MODEL.TTC.ENHANCEMENT.{stage}",
         "True",
         "MODEL.WEIGHTS",
         str(run["dir"] / "model_final.pth"),
+        *RETRAIN_SELECTION,
     )
     return {"dir": out, "log": log}
+
+
+@pytest.fixture(scope="module")
+def standalone(data, base_ckpt, run) -> dict:
+    return _retrain(data, base_ckpt, run, "STANDALONE")
+
+
+@pytest.fixture(scope="module")
+def continued(data, base_ckpt, run) -> dict:
+    return _retrain(data, base_ckpt, run, "CONTINUED")
 
 
 def _state(path: Path) -> dict[str, torch.Tensor]:
@@ -167,10 +188,13 @@ def _masked(state: dict[str, torch.Tensor], key: str) -> torch.Tensor:
     return value
 
 
-def _eval_record(path: Path) -> dict:
-    evals = [m for m in read_metrics(path / "metrics.json") if "ttc/psnr" in m]
-    assert evals, "no evaluation in metrics.json"
-    return evals[-1]
+def _report(path: Path) -> dict:
+    """The reported evaluation of a run (``ttc_report.json``)."""
+    from ttc_core.selection import read_report
+
+    report = read_report(path)
+    assert report is not None, f"no ttc_report.json in {path}"
+    return report
 
 
 # -- config ---------------------------------------------------------------------------------
@@ -183,7 +207,14 @@ def test_every_enhancement_key_has_a_default_and_a_comment():
     from ttc_detectron2 import add_ttc_config, config
 
     keys = set(add_ttc_config(get_cfg()).MODEL.TTC.ENHANCEMENT.keys())
-    assert {"BASE_WEIGHTS", "LATENT_CHANNELS", "ALPHA", "STANDALONE", "SYNTHESIS_BLOCKS"} <= keys
+    assert {
+        "BASE_WEIGHTS",
+        "LATENT_CHANNELS",
+        "ALPHA",
+        "STANDALONE",
+        "CONTINUED",
+        "SYNTHESIS_BLOCKS",
+    } <= keys
     lines = inspect.getsource(config.add_ttc_config).splitlines()
     assigned = {}
     for i, line in enumerate(lines):
@@ -200,6 +231,7 @@ def test_every_enhancement_key_has_a_default_and_a_comment():
     [
         ("ALPHA", -1.0),
         ("STANDALONE", "yes"),
+        ("CONTINUED", 1),
         ("LATENT_CHANNELS", 0),
         ("ANALYSIS_CHANNELS", [8, 8]),
         ("SYNTHESIS_BLOCKS", -1),
@@ -212,6 +244,20 @@ def test_invalid_enhancement_values_raise_clear_errors(key, value):
     cfg = enh_cfg("unused.pth")
     cfg.MODEL.TTC.ENHANCEMENT[key] = value
     with pytest.raises(TTCConfigError, match=f"MODEL.TTC.ENHANCEMENT.{key}"):
+        validate_ttc_config(cfg)
+
+
+def test_standalone_and_continued_exclude_each_other():
+    from ttc_detectron2 import TTCConfigError, validate_ttc_config
+
+    cfg = enh_cfg(
+        "unused.pth",
+        "MODEL.TTC.ENHANCEMENT.STANDALONE",
+        True,
+        "MODEL.TTC.ENHANCEMENT.CONTINUED",
+        True,
+    )
+    with pytest.raises(TTCConfigError, match="STANDALONE and .*CONTINUED .*exclude each other"):
         validate_ttc_config(cfg)
 
 
@@ -249,14 +295,20 @@ def test_shipped_enhancement_configs_parse_and_build(path, base_ckpt):
         return
     assert e.BASE_WEIGHTS.startswith("output/detectron2/ttc_")
     assert e.STANDALONE == ("standalone" in path.name)
-    if e.STANDALONE:
-        assert cfg.MODEL.WEIGHTS.endswith("recon_proposed-base_1x_coco/model_final.pth")
+    assert e.CONTINUED == ("continued" in path.name)
+    if e.STANDALONE or e.CONTINUED:
+        # both start from the conditional model its report names (best on the selection split)
+        assert cfg.MODEL.WEIGHTS.endswith("recon_proposed-base_1x_coco/model_best.pth")
+    assert e.BASE_WEIGHTS.endswith("_R_50_FPN_1x_coco/model_best.pth")
     # reference widths; the tiny base stands in for the trained R-50 one
     cfg.MODEL.DEVICE = "cpu"
     e.BASE_WEIGHTS = str(base_ckpt)
     model = build_model(cfg)
     assert isinstance(model, TTCReconstructionEnhancement)
     assert model.enhancement.latent_channels == 192 and model.standalone == e.STANDALONE
+    assert model.stage == {(False, False): "conditional", (True, False): "standalone"}.get(
+        (e.STANDALONE, e.CONTINUED), "continued"
+    )
     spec = model.codec_spec()
     assert spec["enhancement"]["kwargs"]["side_channels"] == 16
     assert spec["input"]["resize_shortest_edge"] == [800, 1333]
@@ -297,11 +349,14 @@ def test_training_losses_and_logs(base_ckpt, data):
     assert set(losses) == {"loss_recon", "loss_rate"}
     assert all(v.dim() == 0 and torch.isfinite(v) and v.requires_grad for v in losses.values())
     assert losses["loss_rate"].item() == pytest.approx(
-        model.rate_loss.alpha * scalars["enhancement/bpp_estimated"], rel=1e-5
+        model.rate_loss.alpha * scalars["enhancement/bpp_enhancement_estimated"], rel=1e-5
     )
-    assert scalars["enhancement/bpp_total_estimated"] == pytest.approx(
-        scalars["enhancement/bpp_estimated"] + scalars["enhancement/bpp_base_estimated"]
+    # the rate of the scalable system is base + enhancement; all training rates are estimates
+    assert scalars["enhancement/bpp_estimated"] == pytest.approx(
+        scalars["enhancement/bpp_enhancement_estimated"] + scalars["enhancement/bpp_base_estimated"]
     )
+    assert not any(k.endswith(("/bpp", "/bpp_base", "/bpp_enhancement")) for k in scalars)
+    assert "enhancement/psnr_scalable" in scalars
     assert scalars["enhancement/bpp_base_estimated"] > 0  # the base codes something
     assert losses["loss_recon"].item() == pytest.approx(scalars["enhancement/rmse"])
 
@@ -323,24 +378,81 @@ def test_enhancement_evaluator_averages_per_image_records(tmp_path):
     ev = TTCEnhancementEvaluator(distributed=False, output_dir=str(tmp_path))
     ev.reset()
     recs = [
-        dict(psnr=30.0, bpp=0.5, bpp_base=0.2, bpp_enhancement=0.3, actual_bpp=0.6),
-        dict(psnr=20.0, bpp=0.7, bpp_base=0.3, bpp_enhancement=0.4, actual_bpp=0.8),
+        dict(
+            psnr_scalable=30.0,
+            bpp_estimated=0.5,
+            bpp_base_estimated=0.2,
+            bpp_enhancement_estimated=0.3,
+            bpp=0.6,
+        ),
+        dict(
+            psnr_scalable=20.0,
+            bpp_estimated=0.7,
+            bpp_base_estimated=0.3,
+            bpp_enhancement_estimated=0.4,
+            bpp=0.8,
+        ),
     ]
     for r in recs:
-        r.update(
-            actual_bpp_base=r["bpp_base"] + 0.01, actual_bpp_enhancement=r["actual_bpp"] - 0.21
-        )
+        r.update(bpp_base=r["bpp_base_estimated"] + 0.01, bpp_enhancement=r["bpp"] - 0.21)
     ev.process([{"image_id": 1}, {"image_id": 2}], [{"ttc": r} for r in recs])
     res = ev.evaluate()["ttc"]
-    assert res["psnr"] == pytest.approx(25.0)
+    assert res["psnr_scalable"] == pytest.approx(25.0)
     assert res["bpp_estimated"] == pytest.approx(0.6)
     assert res["bpp_base_estimated"] == pytest.approx(0.25)
     assert res["bpp_enhancement_estimated"] == pytest.approx(0.35)
     assert res["bpp"] == pytest.approx(0.7) and res["bpp_base"] == pytest.approx(0.26)
-    assert "base_recon_psnr" not in res and res["num_images"] == 2
+    assert "psnr_direct" not in res and res["num_images"] == 2
     assert len(json.loads((tmp_path / "ttc_enhancement.json").read_text())["images"]) == 2
+    # without real bitstreams: no bpp, bpp_base, bpp_enhancement (never an estimate)
+    ev.reset()
+    for r in recs:
+        for key in ("bpp", "bpp_base", "bpp_enhancement"):
+            del r[key]
+    ev.process([{"image_id": 1}, {"image_id": 2}], [{"ttc": r} for r in recs])
+    res = ev.evaluate()["ttc"]
+    assert set(res) == {
+        "psnr_scalable",
+        "bpp_estimated",
+        "bpp_base_estimated",
+        "bpp_enhancement_estimated",
+        "num_images",
+    }
     with pytest.raises(KeyError, match="TTCReconstructionEnhancement"):
-        ev.process([{}], [{"ttc": {"bpp": 0.1}}])
+        ev.process([{}], [{"ttc": {"bpp_estimated": 0.1}}])
+
+
+@pytest.mark.parametrize("real_bits", [True, False])
+def test_no_bpp_key_carries_an_estimate(base_ckpt, data, real_bits):
+    """The model's per-image dicts and the evaluator's results, with and without real bits."""
+    from detectron2.modeling import build_model
+
+    from ttc_detectron2 import TTCEnhancementEvaluator
+
+    model = build_model(enh_cfg(base_ckpt, "MODEL.TTC.TEST_ACTUAL_BITS", real_bits)).eval()
+    images = _images(data)[:2]
+    with torch.no_grad():
+        outputs = model(images)
+    actual = {"bits", "bits_base", "bits_enhancement", "bpp", "bpp_base", "bpp_enhancement"}
+    for out in outputs:
+        info = out["ttc"]
+        assert {f"{k}_estimated" for k in actual} <= set(info)
+        assert {"psnr_scalable", "psnr_direct", "num_pixels"} <= set(info)
+        assert (actual <= set(info)) == real_bits and (actual & set(info) == set()) != real_bits
+        assert info["bpp_estimated"] == pytest.approx(
+            info["bpp_base_estimated"] + info["bpp_enhancement_estimated"]
+        )
+        if real_bits:  # whole bytes of real streams, not likelihoods
+            assert info["bits_base"] % 8 == 0 and info["bits_enhancement"] % 8 == 0
+            assert info["bits"] == info["bits_base"] + info["bits_enhancement"]
+    ev = TTCEnhancementEvaluator(distributed=False)
+    ev.reset()
+    ev.process(images, outputs)
+    res = ev.evaluate()["ttc"]
+    assert ({"bpp", "bpp_base", "bpp_enhancement"} <= set(res)) == real_bits
+    assert {"bpp", "bpp_base", "bpp_enhancement"} & set(res) == (
+        {"bpp", "bpp_base", "bpp_enhancement"} if real_bits else set()
+    )
 
 
 # -- tools/train_net.py ------------------------------------------------------------------------
@@ -365,21 +477,27 @@ def test_train_net_trains_the_enhancement_and_leaves_the_base_bit_identical(run,
     assert train and max(m["iteration"] for m in train) == 3
     for m in train:
         assert {"loss_recon", "loss_rate", "enhancement/bpp_base_estimated"} <= set(m)
+        assert "enhancement/bpp_enhancement_estimated" in m
         assert math.isfinite(m["loss_recon"]) and math.isfinite(m["loss_rate"])
 
 
 def test_train_net_evaluation_prints_psnr_with_total_bpp(run):
     log = run["log"]
     assert "copypaste: Task: ttc" in log
-    header = next(line for line in log.splitlines() if "copypaste: psnr," in line)
+    header = next(line for line in log.splitlines() if "copypaste: psnr_scalable," in line)
     assert "bpp_estimated" in header and "bpp_base" in header and "bpp_enhancement" in header
-    r = _eval_record(run["dir"])
+    # selection on the selection split, logged with its prefix; the report on the val split
+    selection = [m for m in read_metrics(run["dir"] / "metrics.json") if "total_loss" not in m]
+    assert any("selection/ttc/psnr_scalable" in m for m in selection)
+    r = _report(run["dir"])
+    assert r["selection"]["metric"] == "selection/ttc/psnr_scalable"
+    assert r["dataset"] == ENH_VAL and r["checkpoint"].endswith("model_best.pth")
     print(
-        f"conditional (4 iterations): PSNR {r['ttc/psnr']:.2f} dB, total bpp "
+        f"conditional (4 iterations): PSNR {r['ttc/psnr_scalable']:.2f} dB, total bpp "
         f"{r['ttc/bpp']:.4f} actual / {r['ttc/bpp_estimated']:.4f} estimated "
         f"(base {r['ttc/bpp_base']:.4f}, enhancement {r['ttc/bpp_enhancement']:.4f})"
     )
-    assert r["ttc/psnr"] > 0 and r["ttc/num_images"] == 4
+    assert r["ttc/psnr_scalable"] > 0 and r["ttc/num_images"] == 4 and "ttc/psnr_direct" in r
     assert r["ttc/bpp_estimated"] == pytest.approx(
         r["ttc/bpp_base_estimated"] + r["ttc/bpp_enhancement_estimated"]
     )
@@ -390,25 +508,189 @@ def test_train_net_evaluation_prints_psnr_with_total_bpp(run):
     assert spec["base"]["prefix"] == "base." and spec["enhancement"]["prefix"] == "enhancement."
     assert spec["enhancement"]["output"] == "image"
     assert spec["enhancement"]["kwargs"]["standalone"] is False
+    assert spec["enhancement"]["kwargs"]["continued"] is False
+    assert ckpt["ttc_objective"] == {"stage": "conditional", "alpha": 1.0}
 
 
-def test_standalone_changes_only_the_entropy_model(run, standalone):
+@pytest.mark.parametrize("stage", ["standalone", "continued"])
+def test_standalone_and_continued_change_only_the_entropy_model(run, stage, request):
+    retrained = request.getfixturevalue(stage)
     cond = _state(run["dir"] / "model_final.pth")
-    final = _state(standalone["dir"] / "model_final.pth")
+    final = _state(retrained["dir"] / "model_final.pth")
     changed = {k for k, v in cond.items() if v.is_floating_point() and not torch.equal(final[k], v)}
-    assert changed, "standalone training changed nothing"
+    assert changed, f"{stage} training changed nothing"
     assert all(k.startswith("enhancement.entropy_model.") for k in changed), changed
     assert "enhancement.entropy_model.context_prediction.weight" in changed
-    train = [m for m in read_metrics(standalone["dir"] / "metrics.json") if "total_loss" in m]
+    train = [m for m in read_metrics(retrained["dir"] / "metrics.json") if "total_loss" in m]
     assert train and all("loss_recon" not in m for m in train)
-    for m in train:  # the loss is ALPHA (1.0 here) · bpp_e alone
-        assert m["total_loss"] == pytest.approx(m["enhancement/bpp_estimated"], rel=1e-5)
-    spec = torch.load(standalone["dir"] / "model_final.pth", weights_only=True)["ttc_codec"]
-    assert spec["enhancement"]["kwargs"]["standalone"] is True
-    assert "ttc/psnr" in _eval_record(standalone["dir"])
-    # loading the conditional model raised no false alarm (its spec differs: standalone False)
-    assert "Skip loading parameter" not in standalone["log"]
-    assert "different base layer" not in standalone["log"]
+    for m in train:  # the loss is ALPHA (1.0 here) · bpp_enhancement_estimated alone
+        assert m["total_loss"] == pytest.approx(
+            m["enhancement/bpp_enhancement_estimated"], rel=1e-5
+        )
+    ckpt = torch.load(retrained["dir"] / "model_final.pth", weights_only=True)
+    kwargs = ckpt["ttc_codec"]["enhancement"]["kwargs"]
+    assert (kwargs["standalone"], kwargs["continued"]) == (
+        stage == "standalone",
+        stage == "continued",
+    )
+    assert ckpt["ttc_objective"]["stage"] == stage
+    report = _report(retrained["dir"])
+    assert "ttc/psnr_scalable" in report
+    assert report["selection"]["metric"] == "selection/ttc/bpp_enhancement_estimated"
+    # loading the conditional model raised no false alarm (its spec differs)
+    assert "Skip loading parameter" not in retrained["log"]
+    assert "different base layer" not in retrained["log"]
+
+
+def test_continued_keeps_the_true_side_information(run, standalone, continued):
+    """Same start, same steps: Continued codes ŷ_e given the true ŷ_b, Standalone given zeros,
+    so their entropy models differ, and each run's estimate is its own."""
+    s, c = (_state(r["dir"] / "model_final.pth") for r in (standalone, continued))
+    key = "enhancement.entropy_model.context_prediction.weight"
+    assert not torch.equal(s[key], c[key])
+    steps = {
+        name: max(
+            m["iteration"] for m in read_metrics(r["dir"] / "metrics.json") if "total_loss" in m
+        )
+        for name, r in (("standalone", standalone), ("continued", continued))
+    }
+    assert steps["standalone"] == steps["continued"]  # the equal budget
+    rs, rc = _report(standalone["dir"]), _report(continued["dir"])
+    print(
+        "bpp_enhancement after the same extra steps: standalone "
+        f"{rs['ttc/bpp_enhancement']:.4f}, continued {rc['ttc/bpp_enhancement']:.4f}"
+    )
+
+
+# -- Standalone and Continued start from a trained enhancement model -------------------------------
+@pytest.mark.parametrize("stage", ["STANDALONE", "CONTINUED"])
+def test_retraining_stages_are_refused_without_trained_enhancement_weights(
+    stage, data, base_ckpt, run, standalone, tmp_path
+):
+    from ttc_detectron2 import TTCConfigError
+    from ttc_detectron2.data import register_coco_spec
+    from ttc_detectron2.engine import TTCTrainer
+
+    for spec in data["specs"]:
+        register_coco_spec(spec)
+
+    def trainer(weights, out=tmp_path / "out"):
+        cfg = enh_cfg(
+            base_ckpt,
+            f"MODEL.TTC.ENHANCEMENT.{stage}",
+            True,
+            "MODEL.WEIGHTS",
+            str(weights),
+            "DATASETS.TRAIN",
+            f"('{ENH_TRAIN}',)",
+            "DATASETS.TEST",
+            f"('{ENH_VAL}',)",
+            "OUTPUT_DIR",
+            str(out),
+            *RETRAIN_SELECTION,
+        )
+        return TTCTrainer(cfg)
+
+    key = f"MODEL.TTC.ENHANCEMENT.{stage} True"
+    # from nothing, from a detection base alone (no enhancement.* weights)
+    with pytest.raises(TTCConfigError, match=f"{key}.*MODEL.WEIGHTS is empty"):
+        trainer("").resume_or_load(resume=False)
+    with pytest.raises(TTCConfigError, match="holds no enhancement weights"):
+        trainer(base_ckpt).resume_or_load(resume=False)
+    # from the other retrained stage instead of the conditional model
+    if stage == "CONTINUED":
+        with pytest.raises(TTCConfigError, match="is a standalone model"):
+            trainer(standalone["dir"] / "model_final.pth").resume_or_load(resume=False)
+    # accepted: the trained conditional model; or resuming a run of this stage
+    resumable = tmp_path / "resumable"
+    t = trainer(run["dir"] / "model_final.pth", out=resumable)
+    t.resume_or_load(resume=False)
+    assert t.start_iter == 0
+    t.checkpointer.save("model_final", iteration=0)  # a checkpoint of this stage's own run
+    trainer("", out=resumable).resume_or_load(resume=True)
+    with pytest.raises(TTCConfigError, match="MODEL.WEIGHTS is empty"):
+        trainer("", out=resumable).resume_or_load(resume=False)  # no --resume: not a start
+
+
+@pytest.mark.parametrize("stage", ["STANDALONE", "CONTINUED"])
+def test_retraining_stages_cannot_select_on_a_psnr_they_cannot_change(stage, base_ckpt):
+    from ttc_detectron2 import TTCConfigError
+    from ttc_detectron2.engine import TTCTrainer
+
+    cfg = enh_cfg(base_ckpt, f"MODEL.TTC.ENHANCEMENT.{stage}", True)
+    assert cfg.DATASETS.SELECTION.METRIC == "ttc/psnr_scalable"  # the conditional model's
+    with pytest.raises(TTCConfigError, match="ttc/bpp_enhancement_estimated"):
+        TTCTrainer(cfg)
+
+
+def test_train_net_refuses_an_untrained_standalone_run(data, base_ckpt, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    args = [str(TRAIN_NET), "--config-file", str(TINY_ENH_YAML)]
+    for spec in data["specs"]:
+        args += ["--register-coco", spec]
+    args += [
+        "DATASETS.TRAIN",
+        f"('{ENH_TRAIN}',)",
+        "DATASETS.TEST",
+        f"('{ENH_VAL}',)",
+        "OUTPUT_DIR",
+        str(tmp_path),
+        "MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS",
+        str(base_ckpt),
+        "MODEL.TTC.ENHANCEMENT.STANDALONE",
+        "True",
+        *RETRAIN_SELECTION,
+    ]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    proc = subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode != 0
+    assert "TTCConfigError" in proc.stderr and "MODEL.WEIGHTS is empty" in proc.stderr
+    assert not (tmp_path / "model_final.pth").exists()
+
+
+@pytest.mark.parametrize("path", DEMO_ENH_CONFIGS, ids=lambda p: p.name)
+def test_demo_enhancement_configs_build_on_the_tiny_base(path, base_ckpt):
+    from detectron2.config import get_cfg
+    from detectron2.modeling import build_model
+
+    from ttc_detectron2 import validate_ttc_config
+    from ttc_detectron2.config import add_ttc_config
+
+    cfg = add_ttc_config(get_cfg())
+    cfg.merge_from_file(str(path))
+    validate_ttc_config(cfg)
+    e = cfg.MODEL.TTC.ENHANCEMENT
+    assert (e.STANDALONE, e.CONTINUED) == ("standalone" in path.name, "continued" in path.name)
+    assert cfg.DATASETS.TRAIN == ("demo_coco_train",) and cfg.DATASETS.TEST == ("demo_coco_val",)
+    assert cfg.TEST.EVAL_PERIOD > 0 and cfg.DATASETS.SELECTION.METRIC == (
+        "ttc/bpp_enhancement_estimated" if e.STANDALONE or e.CONTINUED else "ttc/psnr_scalable"
+    )
+    if e.STANDALONE or e.CONTINUED:
+        assert cfg.MODEL.WEIGHTS.endswith("model_best.pth")
+    e.BASE_WEIGHTS = str(base_ckpt)
+    cfg.MODEL.WEIGHTS = ""
+    model = build_model(cfg)
+    assert model.enhancement.latent_channels == 32
+
+
+def test_demo_standalone_and_continued_have_the_same_budget():
+    from detectron2.config import get_cfg
+
+    from ttc_detectron2.config import add_ttc_config
+
+    budgets = {}
+    for stage in ("standalone", "continued"):
+        cfg = add_ttc_config(get_cfg())
+        cfg.merge_from_file(
+            str(CONFIGS / "demo" / f"ttc_enhancement-recon_{stage}_demo_synthetic-coco.yaml")
+        )
+        budgets[stage] = (cfg.SOLVER.MAX_ITER, cfg.SOLVER.IMS_PER_BATCH, cfg.SOLVER.BASE_LR)
+    assert budgets["standalone"] == budgets["continued"]
 
 
 # -- conditioning --------------------------------------------------------------------------------
@@ -451,7 +733,7 @@ def test_conditioning_on_the_base_saves_bits(base_ckpt, data):
 
         true, zeros, other = bits(y_b), bits(torch.zeros_like(y_b)), bits(y_b.roll(1, 0))
         # the model's own estimate is the true-ŷ_b one
-        est = torch.tensor([o["ttc"]["bits_enhancement"] for o in model(val)])
+        est = torch.tensor([o["ttc"]["bits_enhancement_estimated"] for o in model(val)])
     torch.testing.assert_close(est, true, rtol=1e-4, atol=1e-3)
     pixels = x.shape[-2] * x.shape[-1]
     print(
@@ -505,12 +787,13 @@ def test_compress_all_layers_round_trips_and_matches_the_model(
     torch.testing.assert_close(out["enhancement"][0], result["reconstruction"], rtol=0, atol=1e-5)
     # the actual bits the evaluator reports are this file's payload
     info = result["ttc"]
-    assert info["actual_bits_base"] == header.layers["base"].bits
-    assert info["actual_bits_enhancement"] == header.layers["enhancement"].bits
+    assert info["bits_base"] == header.layers["base"].bits
+    assert info["bits_enhancement"] == header.layers["enhancement"].bits
     print(
         f"{variant}: file {stream.stat().st_size} bytes; base {header.layers['base'].bits} bits "
-        f"(estimated {info['bits_base']:.0f}), enhancement {header.layers['enhancement'].bits} "
-        f"bits (estimated {info['bits_enhancement']:.0f})"
+        f"(estimated {info['bits_base_estimated']:.0f}), enhancement "
+        f"{header.layers['enhancement'].bits} bits "
+        f"(estimated {info['bits_enhancement_estimated']:.0f})"
     )
 
 
@@ -534,4 +817,4 @@ def test_two_cpu_processes_train_the_enhancement_with_the_base_frozen(data, base
         assert torch.equal(
             final[k], _masked(base, k.replace("base.", "backbone.bottleneck.", 1))
         ), k
-    assert "ttc/psnr" in _eval_record(tmp_path)
+    assert "ttc/psnr_scalable" in _report(tmp_path)

@@ -111,7 +111,7 @@ def test_stock_lazy_trainer_trains_and_evaluates(lazy_run):
     assert len(train) == 4  # log_period 1
     assert all({"loss_rate", "loss_recon"} <= set(m) for m in train)
     final = [m for m in metrics if "ttc/bpp_estimated" in m][-1]
-    assert {"bbox/AP", "ttc/bpp", "ttc/recon_psnr"} <= set(final)
+    assert {"bbox/AP", "ttc/bpp", "ttc/psnr_direct"} <= set(final)
     log = lazy_run["log"]
     assert "copypaste: Task: bbox" in log and "copypaste: Task: ttc" in log
     # the bottleneck trained, and the codec spec is in the stock checkpointer's file
@@ -125,7 +125,7 @@ def test_stock_lazy_trainer_trains_and_evaluates(lazy_run):
 def _printed_results(log: str) -> dict:
     # the stock script prints do_test's OrderedDict; read the ttc numbers from it
     found = {}
-    for key in ("bpp_estimated", "bpp", "recon_psnr"):
+    for key in ("bpp_estimated", "bpp", "psnr_direct"):
         m = re.search(rf"'{key}': ([0-9.eE+-]+|nan)", log)
         assert m, f"{key} not printed"
         found[f"ttc/{key}"] = float(m.group(1))
@@ -151,6 +151,36 @@ def test_stock_eval_only_reproduces(lazy_run):
     for key, value in printed.items():
         ref = final[key]
         assert (math.isnan(value) and math.isnan(ref)) or value == pytest.approx(ref, rel=1e-4), key
+
+
+def test_lazy_optimizer_clips_the_baseline_probe_apart(coco_root, tmp_path):
+    """``param_groups`` + ``adam`` of the LazyConfig: a Baseline's probe is its own clip group,
+    a Proposed model is clipped as one (what the stock trainer instantiates)."""
+    from detectron2.config import LazyConfig, instantiate
+
+    from ttc_core.optim import CLIP_GROUP_KEY
+
+    cfg = LazyConfig.load(str(_tiny_lazy(coco_root, tmp_path / "run")))
+    for mode, beta, expected in (
+        ("baseline", 0.0, {"model", "probe"}),
+        ("proposed", 0.1, {"model"}),
+    ):
+        cfg.model.mode, cfg.model.beta = mode, beta
+        model = instantiate(cfg.model)
+        cfg.optimizer.params.model = model
+        opt = instantiate(cfg.optimizer)
+        assert "GlobalGradClip" in type(opt).__name__
+        groups = {g[CLIP_GROUP_KEY] for g in opt.param_groups}
+        assert groups == expected, mode
+        probe = [g for g in opt.param_groups if g[CLIP_GROUP_KEY] == "probe"]
+        ga = {id(p) for p in model.backbone.bottleneck.reconstruction_synthesis.parameters()}
+        assert {id(p) for g in probe for p in g["params"]} == (ga if mode == "baseline" else set())
+    # the Baseline refuses a β it would not use
+    cfg.model.mode, cfg.model.beta = "baseline", 0.1
+    from ttc_detectron2 import TTCConfigError
+
+    with pytest.raises(TTCConfigError, match="β = 0"):
+        instantiate(cfg.model)
 
 
 def test_stock_resume_continues(lazy_run):

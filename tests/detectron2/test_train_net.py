@@ -1,8 +1,8 @@
 """tools/train_net.py end to end on a generated tiny COCO dataset (subprocesses, CPU).
 
 One short training run (4 iterations) is shared by the tests of this module; each test then
-checks one "Done when" point of the issue: losses in metrics.json, trained bottleneck,
-evaluation output, --eval-only reproduction, --resume.
+checks one point: losses in metrics.json, trained bottleneck, the selection evaluation and the
+reported one (ttc_report.json), --eval-only reproduction, --resume.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from .conftest import (
     tiny_cfg,
 )
 
-EVAL_KEYS = ("bbox/AP", "bbox/AP50", "ttc/bpp_estimated", "ttc/bpp", "ttc/recon_psnr")
+EVAL_KEYS = ("bbox/AP", "bbox/AP50", "ttc/bpp_estimated", "ttc/bpp", "ttc/psnr_direct")
 
 
 def _train_args(root, out, *opts, flags=()):
@@ -56,10 +56,18 @@ def run(coco_root, tmp_path_factory):
     return {"root": coco_root, "dir": out / "run", "init": init, "log": log, "base": out}
 
 
-def _eval_record(metrics):
-    evals = [m for m in metrics if "ttc/bpp_estimated" in m]
-    assert evals, "no evaluation in metrics.json"
+def _selection_record(metrics):
+    evals = [m for m in metrics if "selection/ttc/bpp_estimated" in m]
+    assert evals, "no selection evaluation in metrics.json"
     return evals[-1]
+
+
+def _report(run_dir):
+    from ttc_core.selection import read_report
+
+    report = read_report(run_dir)
+    assert report is not None, f"no ttc_report.json in {run_dir}"
+    return report
 
 
 def test_metrics_hold_the_ttc_losses_and_logs(run):
@@ -68,7 +76,7 @@ def test_metrics_hold_the_ttc_losses_and_logs(run):
     assert train, "no training record in metrics.json"
     for m in train:
         assert {"loss_rate", "loss_recon", "loss_cls", "loss_rpn_cls"} <= set(m)
-        assert {"bottleneck/bpp_estimated", "bottleneck/recon_psnr"} <= set(m)
+        assert {"bottleneck/bpp_estimated", "bottleneck/psnr_direct"} <= set(m)
         assert math.isfinite(m["loss_rate"]) and math.isfinite(m["loss_recon"])
     assert max(m["iteration"] for m in train) == 3
 
@@ -94,36 +102,52 @@ def test_evaluation_prints_ap_and_rate(run):
     log = run["log"]
     assert "copypaste: Task: bbox" in log and "copypaste: AP,AP50,AP75" in log
     assert "copypaste: Task: ttc" in log
-    assert "bpp_estimated" in log and "recon_psnr" in log
-    record = _eval_record(read_metrics(run["dir"] / "metrics.json"))
+    assert "bpp_estimated" in log and "psnr_direct" in log
+    # the selection split, evaluated after the last iteration, logged with its prefix
+    selection = _selection_record(read_metrics(run["dir"] / "metrics.json"))
     for key in EVAL_KEYS:
-        assert key in record, key
-    assert record["ttc/bpp"] > 0 and record["ttc/bpp_estimated"] > 0
+        assert f"selection/{key}" in selection, key
+        assert key not in selection  # the reported split is not in the training log
+    # the reported split: once, at the end, the best checkpoint, real bits
+    report = _report(run["dir"])
+    for key in EVAL_KEYS:
+        assert key in report, key
+    assert report["ttc/bpp"] > 0 and report["ttc/bpp_estimated"] > 0
+    assert report["dataset"] == VAL and report["checkpoint"].endswith("model_best.pth")
+    assert report["selection"]["metric"] == "selection/bbox/AP"
+    assert report["selection"]["dataset"] == f"{TRAIN}:selection"
     per_image = json.loads((run["dir"] / "inference" / VAL / "ttc_rate.json").read_text())
     assert len(per_image["images"]) == 2
+    sel = json.loads(
+        (run["dir"] / "inference" / f"{TRAIN}:selection" / "ttc_rate.json").read_text()
+    )
+    assert len(sel["images"]) == 1
 
 
-def test_eval_only_reproduces_the_final_evaluation(run):
+def test_eval_only_reproduces_the_reported_evaluation(run):
     out = run["base"] / "eval_only"
+    report = _report(run["dir"])
     log = run_script(
         _train_args(
             run["root"],
             out,
             "MODEL.WEIGHTS",
-            str(run["dir"] / "model_final.pth"),
+            report["checkpoint"],
             flags=["--eval-only"],
         )
     )
     assert "copypaste: Task: ttc" in log
     results = json.loads((out / "eval_results.json").read_text())
     flat = {f"{task}/{k}": v for task, res in results.items() for k, v in res.items()}
-    record = _eval_record(read_metrics(run["dir"] / "metrics.json"))
+    assert not (out / "ttc_report.json").exists()  # --eval-only only evaluates
     for key in EVAL_KEYS:
-        a, b = flat[key], record[key]
+        a, b = flat[key], report[key]
         assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-6, abs=1e-9), key
 
 
 def test_resume_continues_from_the_checkpoint(run):
+    # saving the best checkpoint does not move the tag --resume reads
+    assert (run["dir"] / "last_checkpoint").read_text().strip() == "model_final.pth"
     resumed = run["base"] / "resumed"
     shutil.copytree(run["dir"], resumed)
     before = read_metrics(resumed / "metrics.json")
@@ -135,3 +159,7 @@ def test_resume_continues_from_the_checkpoint(run):
     assert train_iters and train_iters[0] >= 4 and train_iters[-1] == 5
     final = torch.load(resumed / "model_final.pth", weights_only=True)
     assert final["iteration"] == 5
+    # the best of both parts of the run is reported
+    report = _report(resumed)
+    assert report["iteration"] in (4, 6)  # the selection evaluations after iterations 4 and 6
+    assert torch.load(report["checkpoint"], weights_only=True)["iteration"] == report["iteration"]

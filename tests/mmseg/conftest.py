@@ -10,11 +10,15 @@ from ttc_mmseg_testutils import FRAME
 
 @pytest.fixture(scope="session")
 def cityscapes_root(tmp_path_factory) -> Path:
-    """4 train + 2 val frames of 64×128 in the Cityscapes layout (disparity, camera, labels)."""
+    """5 train + 2 val frames of 64×128 in the Cityscapes layout (disparity, camera, labels).
+
+    The shipped configs fit on 4 of the 5 training frames (2 batches of 2) and select on the
+    fifth (their 10 % selection split, at least one frame).
+    """
     from ttc_core.datasets import write_cityscapes_dataset
 
     root = tmp_path_factory.mktemp("cityscapes")
-    write_cityscapes_dataset(root, num_train=4, num_val=2, size=FRAME, seed=0)
+    write_cityscapes_dataset(root, num_train=5, num_val=2, size=FRAME, seed=0)
     return root
 
 
@@ -35,7 +39,8 @@ def depth_base(cityscapes_root, tmp_path_factory) -> Path:
     100 iterations at lr 3e-3 (not the reference 1e-4) and α = 0.01: at initialisation the
     analysis outputs are below 0.5, so ŷ_b would be all zeros and carry no information for
     the enhancement layer to be conditioned on (after 100 iterations about half of ŷ_b is
-    non-zero, ≈ 270 bits per frame). Returns the work_dir (``epoch_50.pth``, ``best_rmse_*.pth``).
+    non-zero, ≈ 270 bits per frame). Returns the work_dir (``epoch_50.pth``,
+    ``best_selection_rmse_*.pth``).
     """
     from mmengine.runner import Runner
     from ttc_mmseg_testutils import PROPOSED, tiny_config

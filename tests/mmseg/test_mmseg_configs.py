@@ -1,9 +1,10 @@
-"""Every shipped MMSeg config loads and builds; configs without the plugin import are refused."""
+"""Every shipped MMSeg config loads and builds; configs without the plugin import are refused;
+the β in force is the β shown."""
 
 from __future__ import annotations
 
 import pytest
-from ttc_mmseg_testutils import BASELINE, PROPOSED, shipped_configs
+from ttc_mmseg_testutils import BASELINE, PROPOSED, TINY_BOTTLENECK, shipped_configs
 
 from ttc_mmseg.launch import TTCConfigError, check_config
 
@@ -28,7 +29,11 @@ def test_shipped_config_loads_and_builds_its_model(path):
     assert cfg.train_dataloader.batch_size == 10
     assert cfg.model.data_preprocessor.seg_pad_val == 0
     assert cfg.model.test_cfg.mode == "whole"
-    types = [t["type"] for t in cfg.train_dataloader.dataset.pipeline]
+    train = cfg.train_dataloader.dataset
+    assert train.type == "TTCSelectionSplit" and train.part == "fit"
+    assert cfg.val_dataloader.dataset.part == "selection"
+    assert cfg.test_dataloader.dataset.data_prefix.img_path == "leftImg8bit/val"
+    types = [t["type"] for t in train.dataset.pipeline]
     assert types.index("LoadCityscapesDisparity") < types.index("RandomFlip")
     assert "ColorJitter" in types and "RandomCrop" not in types and "RandomResize" not in types
     model = MODELS.build(cfg.model)
@@ -68,7 +73,59 @@ def test_data_root_comes_from_the_environment(monkeypatch, tmp_path):
 
     monkeypatch.setenv("CITYSCAPES_ROOT", str(tmp_path))
     cfg = Config.fromfile(str(PROPOSED))
+    from ttc_mmseg_testutils import split_datasets
+
     for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        assert cfg[key].dataset.data_root == f"{tmp_path}/"
+        for dataset in split_datasets(cfg[key]):
+            assert dataset.data_root == f"{tmp_path}/"
     monkeypatch.delenv("CITYSCAPES_ROOT")
-    assert Config.fromfile(str(PROPOSED)).train_dataloader.dataset.data_root == "data/cityscapes/"
+    cfg = Config.fromfile(str(PROPOSED))
+    assert cfg.train_dataloader.dataset.dataset.data_root == "data/cityscapes/"
+
+
+# -- the β in force is the β shown ------------------------------------------------------------
+def test_every_baseline_config_says_beta_zero():
+    from mmengine.config import Config
+
+    baselines = []
+    for path in shipped_configs():
+        cfg = Config.fromfile(str(path))
+        codec_loss = cfg.model.get("codec_loss") or {}
+        if codec_loss.get("mode") == "baseline":
+            baselines.append(path.name)
+            assert codec_loss.beta == 0.0, path.name
+        elif "baseline" in path.name and cfg.model.type == "TTCDepthEstimator":
+            raise AssertionError(f"{path.name} is named a Baseline but is in mode {codec_loss}")
+    # the reference Baseline and the demo's
+    assert BASELINE.name in baselines and len(baselines) >= 2, baselines
+
+
+def test_a_baseline_that_inherits_a_nonzero_beta_is_refused_at_build(tmp_path):
+    """A child of the Proposed config switched to mode='baseline' inherits β = 0.1: the model
+    refuses to build instead of silently training with β = 0."""
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    child = tmp_path / "my-baseline.py"
+    child.write_text(
+        f"_base_ = [{str(PROPOSED)!r}]\n"
+        f"model = dict(backbone=dict(bottleneck={TINY_BOTTLENECK!r}), "
+        "codec_loss=dict(mode='baseline'))\n"
+    )
+    cfg = Config.fromfile(str(child))
+    assert cfg.model.codec_loss.beta == 0.1
+    with pytest.raises(ValueError, match=r"mode='baseline', beta=0\.0") as info:
+        MODELS.build(cfg.model)
+    assert "0.1" in str(info.value)
+    # with β = 0 it builds, and the probe is g_a
+    cfg.model.codec_loss.beta = 0.0
+    model = MODELS.build(cfg.model)
+    probe = {id(p) for p in model.probe_parameters()}
+    g_a = model.backbone.bottleneck.reconstruction_synthesis
+    assert probe == {id(p) for p in g_a.parameters()} and probe
+
+
+def test_the_proposed_model_has_no_probe():
+    from ttc_mmseg_testutils import build_tiny_model
+
+    assert build_tiny_model().probe_parameters() == []

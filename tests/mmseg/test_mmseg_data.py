@@ -162,7 +162,7 @@ def build_dataset(root, **prefix):
 
 def test_dataset_lists_the_cityscapes_layout(cityscapes_root):
     ds = build_dataset(cityscapes_root, camera_path="camera/train", seg_map_path="gtFine/train")
-    assert len(ds) == 4
+    assert len(ds) == 5
     info = ds[0]
     stem = info["img_path"].rsplit("/", 1)[1][: -len("_leftImg8bit.png")]
     city = stem.split("_")[0]
@@ -210,7 +210,7 @@ def test_data_root_without_disparity_says_what_to_download(tmp_path, cityscapes_
     # a disparity folder that misses frames
     shutil.copytree(cityscapes_root / "disparity", root / "disparity")
     next((root / "disparity" / "train").rglob("*_disparity.png")).unlink()
-    with pytest.raises(FileNotFoundError, match="1 of 4 frames have no disparity"):
+    with pytest.raises(FileNotFoundError, match="1 of 5 frames have no disparity"):
         build_dataset(root)
 
 

@@ -16,9 +16,11 @@ import torch
 from ttc_mmseg_testutils import (
     ENH_DIR,
     REC_BASELINE,
+    REC_CONTINUED,
     REC_PROPOSED,
     REC_STANDALONE,
     SEG_BASELINE,
+    SEG_CONTINUED,
     SEG_PROPOSED,
     SEG_STANDALONE,
     shipped_configs,
@@ -28,6 +30,7 @@ from ttc_mmseg_testutils import (
 
 import ttc_mmseg  # noqa: F401
 from ttc_core.losses import bits_per_image
+from ttc_mmseg.selection import real_bits
 
 #: the conditioning test's training (see ``rec_run``)
 REC_EPOCHS = 100
@@ -77,11 +80,11 @@ def frames(runner, cfg):
     """All generated frames (train + val), loaded by the test pipeline (no augmentation)."""
     from mmengine.runner import Runner
 
-    loader_cfg = copy.deepcopy(cfg.val_dataloader)
-    loader_cfg.dataset.data_prefix = dict(img_path="leftImg8bit/train")
     inputs = []
-    for loader in (Runner.build_dataloader(loader_cfg), runner.val_dataloader):
-        for batch in loader:
+    for split in ("train", "val"):
+        loader_cfg = copy.deepcopy(cfg.test_dataloader)
+        loader_cfg.dataset.data_prefix = dict(img_path=f"leftImg8bit/{split}")
+        for batch in Runner.build_dataloader(loader_cfg):
             inputs.append(runner.model.data_preprocessor(batch, False)["inputs"])
     return torch.cat(inputs)
 
@@ -94,7 +97,8 @@ def base_checkpoint(depth_base) -> Path:
 
 @pytest.fixture(scope="module")
 def seg_run(cityscapes_root, base_checkpoint, tmp_path_factory):
-    """Segmentation enhancement: 2 epochs × 2 iterations, validation after each epoch."""
+    """Segmentation enhancement: 2 epochs × 2 iterations (4 fit frames), selection after each
+    epoch."""
     from mmengine.runner import Runner
 
     work = tmp_path_factory.mktemp("seg_enh")
@@ -123,9 +127,8 @@ def rec_run(cityscapes_root, base_checkpoint, tmp_path_factory):
         val_interval=REC_EPOCHS,
     )
     cfg.model.codec_loss.alpha = 0.1
-    cfg.train_dataloader.dataset.pipeline = [
-        t for t in cfg.train_dataloader.dataset.pipeline if t["type"] != "ColorJitter"
-    ]
+    train = cfg.train_dataloader.dataset.dataset
+    train.pipeline = [t for t in train.pipeline if t["type"] != "ColorJitter"]
     cfg.default_hooks.checkpoint.interval = REC_EPOCHS
     cfg.default_hooks.logger.interval = 20
     runner = Runner.from_cfg(cfg)
@@ -171,28 +174,44 @@ def test_segmentation_losses_are_logged(seg_run):
     assert len(train) == 4  # 2 epochs × 2 iterations, logger interval 1
     alpha = runner.model.alpha
     for r in train:
-        for key in ("decode.loss_ce", "aux.loss_ce", "loss_rate", "bpp", "bpp_base", "bpp_enh"):
+        for key in (
+            "decode.loss_ce",
+            "aux.loss_ce",
+            "loss_rate",
+            "bpp_estimated",
+            "bpp_base_estimated",
+            "bpp_enhancement_estimated",
+        ):
             assert key in r, (key, sorted(r))
+        assert not {"bpp", "bpp_base", "bpp_enhancement"} & set(r)  # estimates only
         assert r["loss"] == pytest.approx(
             r["decode.loss_ce"] + r["aux.loss_ce"] + r["loss_rate"], rel=1e-4
         )
-        assert r["bpp"] == pytest.approx(r["bpp_base"] + r["bpp_enh"], rel=1e-4)
-        assert r["bpp_base"] > 0  # an informative base
+        assert r["bpp_estimated"] == pytest.approx(
+            r["bpp_base_estimated"] + r["bpp_enhancement_estimated"], rel=1e-4
+        )
+        assert r["bpp_base_estimated"] > 0  # an informative base
     # (MMEngine logs losses as running means, other values as they are: compare the first)
-    assert train[0]["loss_rate"] == pytest.approx(alpha * train[0]["bpp"], rel=1e-4)
+    assert train[0]["loss_rate"] == pytest.approx(alpha * train[0]["bpp_estimated"], rel=1e-4)
 
 
 def test_segmentation_validation_reports_miou_and_total_bpp(seg_run, depth_base):
     _, work, _ = seg_run
-    val = [r for r in read_scalars(work) if "mIoU" in r]
+    val = [r for r in read_scalars(work) if "selection/mIoU" in r]
     assert len(val) == 2  # one per epoch
     for r in val:
-        assert 0 <= r["mIoU"] <= 100 and r["bpp"] > 0
-        assert r["bpp"] == pytest.approx(r["bpp_base"] + r["bpp_enh"], rel=1e-5)
-        assert "bpp_actual" not in r
-    # the frozen base codes the val frames exactly as the depth model did (frame pixels both)
-    depth_val = [r for r in read_scalars(depth_base) if "rmse" in r][-1]
-    assert val[-1]["bpp_base"] == pytest.approx(depth_val["bpp"], rel=1e-5)
+        assert 0 <= r["selection/mIoU"] <= 100 and r["selection/bpp_estimated"] > 0
+        assert r["selection/bpp_estimated"] == pytest.approx(
+            r["selection/bpp_base_estimated"] + r["selection/bpp_enhancement_estimated"],
+            rel=1e-5,
+        )
+        assert "selection/bpp" not in r  # no real bits were coded
+    # the frozen base codes the selection frame exactly as the depth model did (the same
+    # frame: both carve the split from the same file names; frame pixels both)
+    depth_val = [r for r in read_scalars(depth_base) if "selection/rmse" in r][-1]
+    assert val[-1]["selection/bpp_base_estimated"] == pytest.approx(
+        depth_val["selection/bpp_estimated"], rel=1e-5
+    )
     log = read_logs(work)
     assert "mIoU" in log and "enhancement bpp (estimated)" in log
     assert "bits / frame pixels, 64×128" in log
@@ -205,32 +224,40 @@ def test_reconstruction_losses_and_validation(rec_run):
     assert train
     for r in train:
         assert r["loss"] == pytest.approx(r["loss_recon"] + r["loss_rate"], rel=1e-4)
-        assert r["bpp"] == pytest.approx(r["bpp_base"] + r["bpp_enh"], rel=1e-4)
-    assert all("recon_psnr" in r and "psnr" not in r for r in train)  # psnr: validation only
-    val = [r for r in records if "psnr" in r]
+        assert r["bpp_estimated"] == pytest.approx(
+            r["bpp_base_estimated"] + r["bpp_enhancement_estimated"], rel=1e-4
+        )
+    assert all("psnr_scalable" in r for r in train)
+    val = [r for r in records if "selection/psnr_scalable" in r]
     assert val  # one validation at the end of training
-    assert val[0]["psnr"] > 10 and val[0]["bpp"] > val[0]["bpp_base"] > 0
-    assert val[0]["bpp"] == pytest.approx(val[0]["bpp_base"] + val[0]["bpp_enh"], rel=1e-5)
+    v = {k.removeprefix("selection/"): x for k, x in val[0].items()}
+    assert v["psnr_scalable"] > 10 and v["bpp_estimated"] > v["bpp_base_estimated"] > 0
+    assert v["bpp_estimated"] == pytest.approx(
+        v["bpp_base_estimated"] + v["bpp_enhancement_estimated"], rel=1e-5
+    )
     log = read_logs(work)
     # bpp of the half-resolution reconstruction counts the coded pixels
-    assert "enhancement PSNR [dB]" in log and "bits / coded pixels, 32×64" in log
+    assert "scalable reconstruction PSNR [dB]" in log and "bits / coded pixels, 32×64" in log
 
 
-def test_reconstruction_with_actual_bits(rec_run):
-    runner = rec_run[0]
-    runner.model.test_cfg.actual_bits = True
-    try:
-        metrics = runner.val_loop.run()
-    finally:
-        runner.model.test_cfg.actual_bits = False
-    for key in ("bpp_actual", "bpp_base_actual", "bpp_enh_actual"):
+@pytest.mark.parametrize("run", ["seg_run", "rec_run"])
+def test_bpp_is_present_only_with_real_bits(run, request):
+    """No ``bpp`` key carries an estimate: the metrics with and without real bitstreams."""
+    runner = request.getfixturevalue(run)[0]
+    estimated = runner.test_loop.run()
+    rates = {k for k in estimated if k.startswith(("bpp", "bits"))}
+    assert rates == {"bpp_estimated", "bpp_base_estimated", "bpp_enhancement_estimated"}
+    with real_bits(runner.model):
+        metrics = runner.test_loop.run()
+    assert not runner.model.test_cfg.actual_bits  # restored
+    for key in ("bpp", "bpp_base", "bpp_enhancement"):
         assert metrics[key] > 0
-    assert metrics["bpp_actual"] == pytest.approx(
-        metrics["bpp_base_actual"] + metrics["bpp_enh_actual"]
-    )
+        assert metrics[f"{key}_estimated"] == pytest.approx(estimated[f"{key}_estimated"])
+    assert metrics["bpp"] == pytest.approx(metrics["bpp_base"] + metrics["bpp_enhancement"])
     # real strings (one per layer and frame): the estimate plus at most 8 bytes each of
     # rANS flush and byte padding, which weigh a lot on a 2×4 latent
-    assert metrics["bpp"] < metrics["bpp_actual"] < metrics["bpp"] + 2 * 64 / (32 * 64)
+    pixels = 32 * 64 if run == "rec_run" else 64 * 128
+    assert metrics["bpp_estimated"] < metrics["bpp"] < metrics["bpp_estimated"] + 2 * 64 / pixels
 
 
 def test_conditioning_is_real(rec_run):
@@ -258,19 +285,23 @@ def test_conditioning_is_real(rec_run):
     assert bits["true"].sum() < bits["other frame"].sum(), report
 
 
-# -- Standalone -------------------------------------------------------------------------------
+# -- Standalone and Continued ------------------------------------------------------------------
 @pytest.mark.parametrize(
     "run, config, checkpoint",
     [
         ("seg_run", SEG_STANDALONE, "epoch_2.pth"),
+        ("seg_run", SEG_CONTINUED, "epoch_2.pth"),
         ("rec_run", REC_STANDALONE, f"epoch_{REC_EPOCHS}.pth"),
+        ("rec_run", REC_CONTINUED, f"epoch_{REC_EPOCHS}.pth"),
     ],
+    ids=["seg-standalone", "seg-continued", "rec-standalone", "rec-continued"],
 )
-def test_standalone_changes_only_the_entropy_model(
+def test_retraining_changes_only_the_entropy_model(
     run, config, checkpoint, request, cityscapes_root, base_checkpoint, tmp_path
 ):
     from mmengine.runner import Runner
 
+    stage = "continued" if "continued" in config.name else "standalone"
     conditional = request.getfixturevalue(run)[1] / checkpoint
     cfg = tiny_enhancement_config(
         config, cityscapes_root, tmp_path / "work", base_checkpoint, max_epochs=1, lr=1e-3
@@ -278,7 +309,8 @@ def test_standalone_changes_only_the_entropy_model(
     cfg.load_from = str(conditional)
     runner = Runner.from_cfg(cfg)
     model = runner.model
-    assert model.standalone
+    assert model.stage == stage and model.entropy_model_only
+    assert model.enhancement.entropy_model.standalone is (stage == "standalone")
     trainable = {k for k, p in model.named_parameters() if p.requires_grad}
     assert trainable and all(k.startswith("enhancement.entropy_model.") for k in trainable)
     runner.train()
@@ -288,38 +320,92 @@ def test_standalone_changes_only_the_entropy_model(
     changed = changed_keys(loaded, after)
     # every parameter and buffer (batch-norm statistics included) but the entropy model's
     assert changed and all(k.startswith("enhancement.entropy_model.") for k in changed), changed
-    # the checkpoint says "standalone": ttc codes ŷ_e without ŷ_b
-    standalone = tmp_path / "work" / "epoch_1.pth"
-    spec = torch.load(standalone, map_location="cpu")["ttc_codec"]
-    assert spec["enhancement"]["kwargs"]["standalone"] is True
+    # the checkpoint says which stage: ttc codes ŷ_e without ŷ_b (standalone) or with it
+    retrained = tmp_path / "work" / "epoch_1.pth"
+    saved = torch.load(retrained, map_location="cpu")
+    kwargs = saved["ttc_codec"]["enhancement"]["kwargs"]
+    assert kwargs["standalone"] is (stage == "standalone")
+    assert kwargs["continued"] is (stage == "continued")
+    assert saved["meta"]["ttc"]["stage"] == stage
     if run == "rec_run":
         # same ŷ_e and g_e as the conditional model: the same image, from a different stream
         from ttc_core.cli import main as ttc
 
         image = first_val_batch(runner)[0]
         decoded = {}
-        for name, ckpt in (("conditional", conditional), ("standalone", standalone)):
+        for name, ckpt in (("conditional", conditional), (stage, retrained)):
             stream, out = tmp_path / f"{name}.ttc", tmp_path / f"{name}.pt"
             assert (
                 ttc(["compress", image, "-c", str(ckpt), "-o", str(stream), "--layers", "all"]) == 0
             )
             assert ttc(["decompress", str(stream), "-c", str(ckpt), "-o", str(out)]) == 0
             decoded[name] = torch.load(out)
-        assert torch.equal(
-            decoded["conditional"]["enhancement"], decoded["standalone"]["enhancement"]
-        )
-        assert torch.equal(decoded["conditional"]["y_base"], decoded["standalone"]["y_base"])
+        assert torch.equal(decoded["conditional"]["enhancement"], decoded[stage]["enhancement"])
+        assert torch.equal(decoded["conditional"]["y_base"], decoded[stage]["y_base"])
 
 
-def test_standalone_refuses_to_start_without_load_from(cityscapes_root, base_checkpoint, tmp_path):
+def _refused(config, cityscapes_root, base_checkpoint, work, load_from=None):
     from mmengine.runner import Runner
 
-    cfg = tiny_enhancement_config(
-        REC_STANDALONE, cityscapes_root, tmp_path / "work", base_checkpoint, max_epochs=1
-    )
+    cfg = tiny_enhancement_config(config, cityscapes_root, work, base_checkpoint, max_epochs=1)
+    cfg.load_from = None if load_from is None else str(load_from)
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(ValueError, match="load_from"):
+    with pytest.raises(ValueError, match="set load_from=PATH") as info:
         runner.train()
+    assert runner.iter == 0  # refused before the first step
+    return str(info.value)
+
+
+@pytest.mark.parametrize(
+    "config", [REC_STANDALONE, REC_CONTINUED, SEG_STANDALONE, SEG_CONTINUED], ids=lambda p: p.name
+)
+def test_retraining_refuses_to_start_without_trained_enhancement_weights(
+    config, cityscapes_root, base_checkpoint, tmp_path
+):
+    message = _refused(config, cityscapes_root, base_checkpoint, tmp_path / "none")
+    assert "no checkpoint was loaded" in message
+    # a depth base is not a trained enhancement model
+    message = _refused(config, cityscapes_root, base_checkpoint, tmp_path / "b", base_checkpoint)
+    assert "no enhancement layer" in message
+
+
+def test_retraining_refuses_the_wrong_kind_of_enhancement_model(
+    rec_run, cityscapes_root, base_checkpoint, tmp_path
+):
+    from mmengine.runner import Runner
+
+    conditional = rec_run[1] / f"epoch_{REC_EPOCHS}.pth"
+    # a segmentation model from a reconstruction checkpoint
+    message = _refused(SEG_CONTINUED, cityscapes_root, base_checkpoint, tmp_path / "s", conditional)
+    assert "outputs 'image'" in message
+    # Continued from a Standalone model (whose entropy model learned without ŷ_b)
+    cfg = tiny_enhancement_config(
+        REC_STANDALONE, cityscapes_root, tmp_path / "standalone", base_checkpoint, max_epochs=1
+    )
+    cfg.load_from = str(conditional)
+    Runner.from_cfg(cfg).train()
+    standalone = tmp_path / "standalone" / "epoch_1.pth"
+    message = _refused(REC_CONTINUED, cityscapes_root, base_checkpoint, tmp_path / "c", standalone)
+    assert "is a standalone model" in message
+    # a resumed Standalone run starts from its own (standalone) checkpoint: allowed
+    cfg = tiny_enhancement_config(
+        REC_STANDALONE, cityscapes_root, tmp_path / "standalone", base_checkpoint, max_epochs=2
+    )
+    cfg.resume = True
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.epoch == 2
+
+
+def test_standalone_and_continued_exclude_each_other(base_checkpoint):
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    cfg = Config.fromfile(str(REC_CONTINUED))
+    cfg.model.base.checkpoint = str(base_checkpoint)
+    cfg.model.standalone = True
+    with pytest.raises(ValueError, match="exclude each other"):
+        MODELS.build(cfg.model)
 
 
 # -- real bitstreams --------------------------------------------------------------------------
@@ -345,7 +431,8 @@ def test_reconstruction_file_round_trips_and_matches_the_model(rec_run, tmp_path
     out = torch.load(tmp_path / "out.pt")
     assert torch.equal(out["y_base"], y_b) and torch.equal(out["y_enhancement"], y_e)
     assert torch.equal(out["enhancement"][0], pred.pred_reconstruction.data)
-    assert ttc(["decompress", str(stream), "-c", ckpt, "-o", str(tmp_path / "out.png")]) == 0
+    out_png = str(tmp_path / "out.png")
+    assert ttc(["decompress", str(stream), "-c", ckpt, "-o", out_png, "--coded-size"]) == 0
     png = np.asarray(Image.open(tmp_path / "out.png"))
     expected = (pred.pred_reconstruction.data.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
     assert png.shape == (32, 64, 3) and np.array_equal(png, expected)
@@ -385,9 +472,11 @@ def test_the_enhancement_configs_ship():
         SEG_PROPOSED,
         SEG_BASELINE,
         SEG_STANDALONE,
+        SEG_CONTINUED,
         REC_PROPOSED,
         REC_BASELINE,
         REC_STANDALONE,
+        REC_CONTINUED,
     ):
         assert path.name in names and path.parent == ENH_DIR
 
@@ -407,21 +496,28 @@ def test_enhancement_config_loads_and_builds(path, base_checkpoint):
     assert cfg.optim_wrapper.clip_grad.max_norm == 1.0
     assert cfg.train_dataloader.batch_size == 10
     assert cfg.model.test_cfg.mode == "whole"
-    types = [t["type"] for t in cfg.train_dataloader.dataset.pipeline]
+    types = [t["type"] for t in cfg.train_dataloader.dataset.dataset.pipeline]
     assert "RandomFlip" in types and "ColorJitter" in types
     assert "RandomCrop" not in types and "RandomResize" not in types
     assert {h["type"] for h in cfg.custom_hooks} >= {"TTCCheckpointHook"}
     expected_base = "ttc-baseline" if "baseline" in path.name else "ttc-proposed"
     assert expected_base in cfg.model.base.checkpoint
-    standalone = "standalone" in path.name
-    assert cfg.model.standalone is standalone
-    if standalone:
+    standalone, continued = "standalone" in path.name, "continued" in path.name
+    assert cfg.model.standalone is standalone and cfg.model.continued is continued
+    if standalone or continued:
         assert cfg.load_from is None  # set by the user: the trained conditional model
+        # an equal budget: the same fixed number of epochs, no early stopping
+        assert cfg.train_cfg.max_epochs == 100
+        assert {h["type"] for h in cfg.custom_hooks} == {"TTCCheckpointHook"}
+        assert cfg.default_hooks.checkpoint.save_best == "selection/bpp_estimated"
     cfg.model.base.checkpoint = str(base_checkpoint)
     model = MODELS.build(cfg.model)
     assert model.enhancement_kwargs["latent_channels"] == 192
+    assert model.stage == (
+        "standalone" if standalone else "continued" if continued else "conditional"
+    )
     trainable = {k for k, p in model.named_parameters() if p.requires_grad}
-    if standalone:
+    if standalone or continued:
         assert all(k.startswith("enhancement.entropy_model.") for k in trainable)
     else:
         assert not any(k.startswith("base.") for k in trainable)
@@ -439,7 +535,7 @@ def test_enhancement_config_loads_and_builds(path, base_checkpoint):
 def test_base_checkpoint_may_be_the_base_work_dir(depth_base):
     from ttc_mmseg.enhancement import FrozenBase, resolve_checkpoint
 
-    assert Path(resolve_checkpoint(str(depth_base))).name.startswith("best_rmse_")
+    assert Path(resolve_checkpoint(str(depth_base))).name.startswith("best_selection_rmse_")
     base = FrozenBase(checkpoint=str(depth_base))
     assert base.latent_channels == 16 and base.factor == 2
     with pytest.raises(Exception, match="does not exist"):
@@ -512,8 +608,12 @@ def test_train_test_and_standalone_from_the_command_line(
     results = [json.loads(p.read_text()) for p in (work / "test").glob("*/[0-9]*_[0-9]*.json")]
     assert len(results) == 1
     metrics = results[0]
-    assert "mIoU" in metrics and metrics["bpp"] > 0 and metrics["bpp_actual"] > 0
-    assert metrics["bpp_enh_actual"] > 0 and metrics["bpp_base_actual"] > 0
+    assert "mIoU" in metrics and metrics["bpp_estimated"] > 0 and metrics["bpp"] > 0
+    assert metrics["bpp_enhancement"] > 0 and metrics["bpp_base"] > 0
+    # tools/train.py reported the chosen checkpoint on the val split, with real bits
+    report = json.loads((work / "ttc_report.json").read_text())
+    assert report["selection"]["metric"] == "selection/mIoU"
+    assert report["bpp"] > 0 and "mIoU" in report and "bpp_enhancement" in report
     standalone = write_tiny_enhancement_config(
         tmp_path / "standalone.py", SEG_STANDALONE, cityscapes_root, base_checkpoint
     )
@@ -527,3 +627,69 @@ def test_train_test_and_standalone_from_the_command_line(
     )
     spec = torch.load(tmp_path / "standalone" / "epoch_1.pth", map_location="cpu")["ttc_codec"]
     assert spec["enhancement"]["kwargs"]["standalone"] is True
+
+
+# -- the demo's enhancement configs -------------------------------------------------------------
+DEMO_RECON = "ttc-enh-recon{}_synthesis-n3_1xb4-30e_synthetic-cityscapes-halfres-recon-64x128.py"
+DEMO_SEG = "ttc-enh-{}_deeplabv3_r18-d8_1xb4-30e_synthetic-cityscapes-seg-64x128.py"
+
+
+def test_the_demo_ships_scalable_reconstruction_and_both_retraining_controls():
+    from mmengine.config import Config
+    from ttc_mmseg_testutils import DEMO_DIR
+
+    stages = {}
+    for name in [DEMO_RECON.format(s) for s in ("", "-standalone", "-continued")] + [
+        DEMO_SEG.format(s) for s in ("proposed", "baseline", "standalone", "continued")
+    ]:
+        cfg = Config.fromfile(str(DEMO_DIR / name))
+        stages[name] = (cfg.model.type, cfg.model.standalone, cfg.model.continued)
+        assert cfg.train_cfg.max_epochs == 30  # equal budgets
+        assert cfg.model.test_cfg.actual_bits is False  # the report codes real bits
+    assert stages[DEMO_RECON.format("")] == ("TTCReconstructionEnhancer", False, False)
+    assert stages[DEMO_RECON.format("-standalone")] == ("TTCReconstructionEnhancer", True, False)
+    assert stages[DEMO_RECON.format("-continued")] == ("TTCReconstructionEnhancer", False, True)
+    assert stages[DEMO_SEG.format("continued")] == ("TTCEnhancementSegmentor", False, True)
+
+
+def test_demo_reconstruction_configs_train_and_report(
+    cityscapes_root, base_checkpoint, tmp_path, monkeypatch
+):
+    """The demo's conditional → Standalone / Continued chain through tools/train.py's code,
+    one epoch each, on the tests' depth base: each run writes its ttc_report.json."""
+    from ttc_mmseg_testutils import DEMO_DIR
+
+    from ttc_mmseg.launch import train
+
+    monkeypatch.setenv("CITYSCAPES_ROOT", str(cityscapes_root))
+
+    def run(suffix, *options):
+        work = tmp_path / (suffix or "conditional")
+        train(
+            [
+                str(DEMO_DIR / DEMO_RECON.format(suffix)),
+                "--work-dir",
+                str(work),
+                "--cfg-options",
+                f"model.base.checkpoint={base_checkpoint}",
+                "train_cfg.max_epochs=1",
+                "train_cfg.val_interval=1",
+                "default_hooks.checkpoint.interval=1",
+                f"visualizer.name=visualizer_demo_{suffix or 'conditional'}",
+                *options,
+            ]
+        )
+        return work, json.loads((work / "ttc_report.json").read_text())
+
+    work, report = run("")
+    assert report["selection"]["metric"] == "selection/psnr_scalable"
+    for key in ("psnr_scalable", "bpp", "bpp_base", "bpp_enhancement", "bpp_estimated"):
+        assert report[key] > 0, key
+    assert report["bpp"] == pytest.approx(report["bpp_base"] + report["bpp_enhancement"])
+    conditional = report["checkpoint"]
+    for suffix in ("-standalone", "-continued"):
+        _, retrained = run(suffix, f"load_from={conditional}")
+        assert retrained["selection"]["metric"] == "selection/bpp_estimated"
+        # f_e and g_e are the conditional model's: the same reconstruction, another rate
+        assert retrained["psnr_scalable"] == pytest.approx(report["psnr_scalable"], abs=1e-4)
+        assert retrained["bpp_base"] == pytest.approx(report["bpp_base"])

@@ -44,6 +44,10 @@ def test_train_then_test_from_the_command_line(cityscapes_root, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     ckpt = work / "epoch_1.pth"
     assert ckpt.exists()
+    # the reported evaluation of the chosen checkpoint (one epoch: the only one), real bits
+    report = json.loads((work / "ttc_report.json").read_text())
+    assert report["split"] == "report" and report["bpp"] > 0 and report["rmse"] > 0
+    assert Path(report["checkpoint"]).name == "best_selection_rmse_epoch_1.pth"
     proc = run(
         [
             PYTHON,
@@ -60,8 +64,11 @@ def test_train_then_test_from_the_command_line(cityscapes_root, tmp_path):
     results = [json.loads(p.read_text()) for p in (work / "test").glob("*/[0-9]*_[0-9]*.json")]
     assert len(results) == 1, list((work / "test").rglob("*"))
     metrics = results[0]
-    assert metrics["rmse"] > 0 and metrics["bpp"] > 0 and metrics["bpp_actual"] > 0
-    assert metrics["psnr"] > 0
+    assert metrics["rmse"] > 0 and metrics["bpp_estimated"] > 0 and metrics["bpp"] > 0
+    assert metrics["psnr_direct"] > 0
+    # the same checkpoint, the same split, the same real bits as the report
+    assert metrics["bpp"] == pytest.approx(report["bpp"])
+    assert metrics["rmse"] == pytest.approx(report["rmse"])
 
 
 def test_train_refuses_a_config_without_custom_imports(cityscapes_root, tmp_path):
@@ -72,6 +79,19 @@ def test_train_refuses_a_config_without_custom_imports(cityscapes_root, tmp_path
     assert proc.returncode != 0
     assert "custom_imports = dict(imports=['ttc_mmseg']" in proc.stderr
     assert "TTCConfigError" in proc.stderr
+
+
+def test_train_refuses_a_config_that_selects_on_the_reported_split(cityscapes_root, tmp_path):
+    cfg = write_tiny_config(
+        tmp_path / "tiny.py",
+        PROPOSED,
+        cityscapes_root,
+        extra="test_evaluator = {{_base_.val_evaluator}}",
+    )
+    proc = run([PYTHON, "tools/train.py", cfg, "--work-dir", tmp_path / "work"])
+    assert proc.returncode != 0
+    assert "TTCConfigError" in proc.stderr and "metrics are unprefixed" in proc.stderr
+    assert not (tmp_path / "work").exists()  # refused before anything ran
 
 
 def free_port() -> int:
@@ -125,6 +145,9 @@ def test_two_process_cpu_training_keeps_ranks_identical(cityscapes_root, tmp_pat
         assert torch.equal(a[key], b[key]), key
     # and training happened: 2 epochs of 1 iteration per rank
     assert (work / "epoch_2.pth").exists()
+    # one report, by the first rank, over the whole reported split (both ranks' frames)
+    report = json.loads((work / "ttc_report.json").read_text())
+    assert report["num_images"] == 2 and report["bpp"] > 0
 
 
 @pytest.mark.slow

@@ -56,12 +56,42 @@ def test_rate_metric_averages_per_image_values():
     metric.process(
         None,
         [
-            dict(bpp=0.1, recon_psnr=30.0, bpp_actual=0.12),
-            dict(bpp=0.3, recon_psnr=20.0, bpp_actual=0.32),
+            dict(bpp_estimated=0.1, psnr_direct=30.0, bpp=0.12),
+            dict(bpp_estimated=0.3, psnr_direct=20.0, bpp=0.32),
         ],
     )
     m = metric.compute_metrics(metric.results)
-    assert m == pytest.approx(dict(bpp=0.2, bpp_actual=0.22, psnr=25.0))
+    assert m == pytest.approx(dict(bpp_estimated=0.2, bpp=0.22, psnr_direct=25.0))
+
+
+def test_rate_metric_has_no_bpp_without_real_bits():
+    """``bpp`` is the rate of real bitstreams: without them the estimate is all there is, and it
+    is called ``bpp_estimated``."""
+    metric = RateMetric()
+    metric.process(
+        None,
+        [
+            dict(bpp_estimated=0.1, bpp_base_estimated=0.04, bpp_enhancement_estimated=0.06),
+            dict(bpp_estimated=0.3, bpp_base_estimated=0.1, bpp_enhancement_estimated=0.2),
+        ],
+    )
+    m = metric.compute_metrics(metric.results)
+    assert set(m) == {"bpp_estimated", "bpp_base_estimated", "bpp_enhancement_estimated"}
+    assert m["bpp_estimated"] == pytest.approx(0.2)
+
+
+def test_rate_metric_refuses_real_bits_of_some_frames_only():
+    metric = RateMetric()
+    metric.process(None, [dict(bpp_estimated=0.1, bpp=0.12), dict(bpp_estimated=0.3)])
+    with pytest.raises(ValueError, match="1 of 2 frames have 'bpp'"):
+        metric.compute_metrics(metric.results)
+
+
+def test_rate_metric_prefix_names_the_selection_split():
+    metric = RateMetric(prefix="selection")
+    metric.dataset_meta = {}
+    metric.process(None, [dict(bpp_estimated=0.1)])
+    assert metric.evaluate(1) == {"selection/bpp_estimated": pytest.approx(0.1)}
 
 
 def test_rate_metric_needs_a_ttc_model():

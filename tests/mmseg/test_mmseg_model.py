@@ -24,12 +24,15 @@ def test_loss_terms_and_logged_values():
     loss_keys = {k for k in losses if "loss" in k}
     assert loss_keys == {"decode.loss_depth", "loss_rate", "loss_recon"}
     # logged, not optimised: no "loss" in their names
-    for key in ("bpp", "recon_rmse", "recon_psnr"):
+    for key in ("bpp_estimated", "recon_rmse", "psnr_direct"):
         assert key in losses and not losses[key].requires_grad
+    assert "bpp" not in losses  # training rates are estimates
     assert all(torch.isfinite(v).all() for v in losses.values())
     # bpp counts the pixels of the full frame: bits / (64 * 128)
     alpha = model.rate_loss.alpha
-    assert losses["loss_rate"].item() == pytest.approx(alpha * losses["bpp"].item(), rel=1e-5)
+    assert losses["loss_rate"].item() == pytest.approx(
+        alpha * losses["bpp_estimated"].item(), rel=1e-5
+    )
 
 
 def test_bpp_is_per_frame_pixel_a_quarter_of_the_bottleneck_bpp():
@@ -39,13 +42,13 @@ def test_bpp_is_per_frame_pixel_a_quarter_of_the_bottleneck_bpp():
         model.backbone(inputs)
     terms = model.backbone.pop_codec_terms()
     assert tuple(terms.coded_input.shape[-2:]) == (FRAME[0] // 2, FRAME[1] // 2)
-    torch.testing.assert_close(terms.bpp, terms.output.bpp / 4)
-    torch.testing.assert_close(terms.bpp, terms.bits / (FRAME[0] * FRAME[1]))
+    torch.testing.assert_close(terms.bpp_estimated, terms.output.bpp / 4)
+    torch.testing.assert_close(terms.bpp_estimated, terms.bits_estimated / (FRAME[0] * FRAME[1]))
 
 
 @pytest.mark.parametrize("mode", ["baseline", "proposed"])
 def test_reconstruction_gradient_reaches_the_encoder_only_in_proposed_mode(mode):
-    model = build_tiny_model(mode=mode, beta=0.1)
+    model = build_tiny_model(mode=mode, beta=0.1 if mode == "proposed" else 0.0)
     model.train()
     losses = model.loss(*fake_batch())
     model.zero_grad(set_to_none=True)
@@ -66,7 +69,7 @@ def test_reconstruction_gradient_reaches_the_encoder_only_in_proposed_mode(mode)
 
 def test_baseline_total_loss_gives_the_encoder_no_reconstruction_gradient():
     torch.manual_seed(0)
-    model = build_tiny_model(mode="baseline")
+    model = build_tiny_model(mode="baseline", beta=0.0)
     model.train()
     batch = fake_batch()
     losses = model.loss(*batch)
@@ -88,9 +91,10 @@ def test_predictions_carry_depth_and_per_image_rate():
     assert len(out) == 2
     for s in out:
         assert tuple(s.pred_depth_map.data.shape) == (1, *FRAME)
-        assert s.bpp == pytest.approx(s.bits / (FRAME[0] * FRAME[1]))
-        assert s.bpp > 0 and 0 < s.recon_psnr < 100
-        assert "bits_actual" not in s
+        assert s.bpp_estimated == pytest.approx(s.bits_estimated / (FRAME[0] * FRAME[1]))
+        assert s.bpp_estimated > 0 and 0 < s.psnr_direct < 100
+        # no real bitstream was coded: no bits / bpp
+        assert "bits" not in s and "bpp" not in s
 
 
 def test_actual_bits_from_the_real_coder_are_close_to_the_estimate():
@@ -99,10 +103,10 @@ def test_actual_bits_from_the_real_coder_are_close_to_the_estimate():
     inputs, samples = fake_batch(n=1)
     with torch.no_grad():
         out = model.predict(inputs, samples)[0]
-    assert out.bits_actual > 0
-    assert out.bpp_actual == pytest.approx(out.bits_actual / (FRAME[0] * FRAME[1]))
+    assert out.bits > 0
+    assert out.bpp == pytest.approx(out.bits / (FRAME[0] * FRAME[1]))
     # rANS overhead is a few bytes; the estimate is a good predictor
-    assert abs(out.bits_actual - out.bits) < 0.1 * out.bits + 64
+    assert abs(out.bits - out.bits_estimated) < 0.1 * out.bits_estimated + 64
 
 
 def test_slide_inference_is_refused():

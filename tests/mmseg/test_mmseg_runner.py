@@ -28,7 +28,8 @@ def read_logs(work_dir: Path) -> str:
 
 @pytest.fixture(scope="module")
 def trained(cityscapes_root, tmp_path_factory):
-    """2 epochs × 2 iterations (4 frames, batch 2), validation after each epoch."""
+    """2 epochs × 2 iterations (4 of the 5 training frames, batch 2), validation on the
+    selection split (the fifth frame) after each epoch."""
     from mmengine.runner import Runner
 
     work = tmp_path_factory.mktemp("work")
@@ -43,10 +44,16 @@ def test_losses_are_logged(trained):
     train = [r for r in read_scalars(work) if "loss" in r]
     assert len(train) == 4  # logger interval 1
     for record in train:
-        for key in ("decode.loss_depth", "loss_rate", "loss_recon", "bpp", "recon_psnr"):
+        for key in ("decode.loss_depth", "loss_rate", "loss_recon", "bpp_estimated", "psnr_direct"):
             assert key in record, (key, sorted(record))
+        assert "bpp" not in record  # training rates are estimates
         total = record["decode.loss_depth"] + record["loss_rate"] + record["loss_recon"]
         assert record["loss"] == pytest.approx(total, rel=1e-4)
+
+
+def test_the_codec_loss_in_force_is_logged(trained):
+    _, work, _ = trained
+    assert "codec loss in force: mode=proposed, alpha=1.0, beta=0.1" in read_logs(work)
 
 
 def test_bottleneck_parameters_change(trained):
@@ -56,16 +63,39 @@ def test_bottleneck_parameters_change(trained):
     assert {"analysis", "entropy_model", "task_synthesis", "reconstruction_synthesis"} <= changed
 
 
-def test_validation_reports_disparity_rmse_and_rate(trained):
+def test_validation_reports_disparity_rmse_and_rate_of_the_selection_split(trained):
     _, work, _ = trained
-    val = [r for r in read_scalars(work) if "rmse" in r]
+    val = [r for r in read_scalars(work) if "selection/rmse" in r]
     assert len(val) == 2  # one per epoch
     for record in val:
-        assert record["rmse"] > 0 and record["bpp"] > 0
-        assert 0 <= record["delta1"] <= 1 and record["psnr"] > 0
-        assert "bpp_actual" not in record
+        assert record["selection/rmse"] > 0 and record["selection/bpp_estimated"] > 0
+        assert 0 <= record["selection/delta1"] <= 1 and record["selection/psnr_direct"] > 0
+        # no real bits were coded: no bpp; no unprefixed (reported-split) metric
+        assert "selection/bpp" not in record and "rmse" not in record
     log = read_logs(work)
-    assert "disparity RMSE [px]" in log and "bpp (estimated)" in log and "recon PSNR" in log
+    assert "disparity RMSE [px]" in log and "bpp (estimated)" in log
+    assert "direct reconstruction PSNR" in log and "bpp (actual)" not in log
+    assert (work / "best_selection_rmse_epoch_2.pth").exists() or (
+        work / "best_selection_rmse_epoch_1.pth"
+    ).exists()
+
+
+def test_bpp_is_present_only_with_real_bits(trained):
+    """No ``bpp`` key carries an estimate: the reported split's metrics without and with real
+    bitstreams."""
+    from ttc_mmseg.selection import real_bits
+
+    runner = trained[0]
+    estimated = runner.test_loop.run()
+    assert "bpp" not in estimated and estimated["bpp_estimated"] > 0
+    with real_bits(runner.model):
+        actual = runner.test_loop.run()
+    assert actual["bpp_estimated"] == pytest.approx(estimated["bpp_estimated"])
+    # 8 × the rANS string length per frame: at least one byte, near the estimate
+    assert actual["bpp"] >= 8 / (FRAME[0] * FRAME[1])
+    assert abs(actual["bpp"] - actual["bpp_estimated"]) < 0.1 * actual["bpp_estimated"] + 64 / (
+        FRAME[0] * FRAME[1]
+    )
 
 
 def test_checkpoint_carries_the_codec_spec_and_ttc_core_rebuilds_it(trained, tmp_path):
@@ -138,7 +168,7 @@ def test_resume_continues_training(trained, cityscapes_root, tmp_path):
     log = (work / runner.timestamp / f"{runner.timestamp}.log").read_text()
     assert "resumed epoch: 2, iter: 4" in log
     assert "Epoch(train) [1]" not in log and "Epoch(train) [3]" in log
-    assert "Epoch(val) [3][2/2]    rmse:" in log
+    assert "Epoch(val) [3][1/1]    selection/rmse:" in log
     assert (work / "epoch_3.pth").exists()
 
 
@@ -153,6 +183,8 @@ def test_metric_depth_variant_runs_with_mmsegs_depth_metric(cityscapes_root, tmp
     runner.train()
     metrics = runner.val()
     # ours (metres) and mmseg's DepthMetric side by side, told apart by its prefix
-    assert metrics["rmse"] > 0 and metrics["bpp"] > 0
+    assert metrics["selection/rmse"] > 0 and metrics["selection/bpp_estimated"] > 0
     for key in ("mmseg/rmse", "mmseg/d1", "mmseg/abs_rel", "mmseg/silog"):
-        assert math.isfinite(metrics[key]), key
+        assert math.isfinite(metrics[f"selection/{key}"]), key
+    metrics = runner.test()  # the reported split: unprefixed
+    assert metrics["rmse"] > 0 and math.isfinite(metrics["mmseg/rmse"])

@@ -18,9 +18,12 @@ _REC = "synthesis-n3_1xb10-100e_cityscapes-halfres-recon-1024x2048.py"
 SEG_PROPOSED = ENH_DIR / f"ttc-enh-proposed_{_SEG}"
 SEG_BASELINE = ENH_DIR / f"ttc-enh-baseline_{_SEG}"
 SEG_STANDALONE = ENH_DIR / f"ttc-enh-standalone_{_SEG}"
+SEG_CONTINUED = ENH_DIR / f"ttc-enh-continued_{_SEG}"
 REC_PROPOSED = ENH_DIR / f"ttc-enh-proposed_{_REC}"
 REC_BASELINE = ENH_DIR / f"ttc-enh-baseline_{_REC}"
 REC_STANDALONE = ENH_DIR / f"ttc-enh-standalone_{_REC}"
+REC_CONTINUED = ENH_DIR / f"ttc-enh-continued_{_REC}"
+DEMO_DIR = CONFIG_DIR / "demo"
 
 #: frame size of the generated data (height, width): the bottleneck codes 32×64
 FRAME = (64, 128)
@@ -52,6 +55,19 @@ def shipped_configs(subdir: str | None = None) -> list[Path]:
     return sorted(p for p in root.rglob("*.py") if "_base_" not in p.parts)
 
 
+def split_datasets(loader) -> list:
+    """The dataset configs of a loader that hold images: the wrapped training split of a
+    ``TTCSelectionSplit``, the dataset itself otherwise."""
+    dataset = loader.dataset
+    return [dataset.dataset] if dataset.get("type") == "TTCSelectionSplit" else [dataset]
+
+
+def set_data_root(cfg, data_root) -> None:
+    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        for dataset in split_datasets(cfg[key]):
+            dataset.data_root = str(data_root)
+
+
 def tiny_config(path, data_root, work_dir, max_epochs: int = 2, batch_size: int = 2):
     """A shipped config, shrunk to run in seconds on one CPU core (architecture unchanged
     except for the bottleneck's widths)."""
@@ -61,17 +77,21 @@ def tiny_config(path, data_root, work_dir, max_epochs: int = 2, batch_size: int 
     cfg.work_dir = str(work_dir)
     cfg.launcher = "none"
     cfg.model.backbone.bottleneck.update(TINY_BOTTLENECK)
-    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        loader = cfg[key]
-        loader.num_workers = 0
-        loader.persistent_workers = False
-        loader.batch_size = batch_size if key == "train_dataloader" else 1
-        loader.dataset.data_root = str(data_root)
+    _tiny_loaders(cfg, data_root, batch_size)
     cfg.train_cfg.max_epochs = max_epochs
     cfg.default_hooks.logger.interval = 1
     cfg.env_cfg.cudnn_benchmark = False
     cfg.randomness = dict(seed=0)
     return cfg
+
+
+def _tiny_loaders(cfg, data_root, batch_size: int) -> None:
+    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        loader = cfg[key]
+        loader.num_workers = 0
+        loader.persistent_workers = False
+        loader.batch_size = batch_size if key == "train_dataloader" else 1
+    set_data_root(cfg, data_root)
 
 
 def build_tiny_model(path=PROPOSED, **codec_loss):
@@ -120,9 +140,11 @@ def _write_child_config(
 ) -> Path:
     """A child config of ``base`` with ``model = <model>``, tiny CPU loaders on ``data_root``,
     ``max_epochs`` and the logging / seeding of the tests, then ``extra`` verbatim."""
+    root = f"dict(data_root={str(data_root)!r})"
     loaders = "\n".join(
         f"{key} = dict(batch_size={2 if key == 'train_dataloader' else 1}, num_workers=0, "
-        f"persistent_workers=False, dataset=dict(data_root={str(data_root)!r}))"
+        f"persistent_workers=False, dataset="
+        f"{root if key == 'test_dataloader' else f'dict(dataset={root})'})"
         for key in ("train_dataloader", "val_dataloader", "test_dataloader")
     )
     text = f"""_base_ = [{str(base)!r}]
@@ -161,12 +183,7 @@ def tiny_enhancement_config(
         cfg.model.backbone.update(TINY_RESNET)
         cfg.model.decode_head.update(TINY_ASPP)
         cfg.model.auxiliary_head.update(TINY_FCN)
-    for key in ("train_dataloader", "val_dataloader", "test_dataloader"):
-        loader = cfg[key]
-        loader.num_workers = 0
-        loader.persistent_workers = False
-        loader.batch_size = batch_size if key == "train_dataloader" else 1
-        loader.dataset.data_root = str(data_root)
+    _tiny_loaders(cfg, data_root, batch_size)
     if lr is not None:
         cfg.optim_wrapper.optimizer.lr = lr
     cfg.train_cfg.max_epochs = max_epochs

@@ -1,7 +1,8 @@
 # Scalable segmentation on the Proposed depth base (METHOD sections 2-3): the enhancement layer
 # y_e is coded given the frozen base's y_b; DeepLabV3 ResNet-50 segments its pseudo-image.
 # Reference settings: Adam 1e-4, batch 10, gradient clip 1.0, full 1024x2048 frames,
-# horizontal flip + colour jitter 0.5/0.5/0.5, early stopping on the validation mIoU.
+# horizontal flip + colour jitter 0.5/0.5/0.5, early stopping and best checkpoint on the mIoU
+# of the selection split (carved from the training split); Cityscapes val is reported once.
 #   python tools/train.py configs/mmseg/ttc_depth/ttc-proposed_lraspp_m-v3-d8_1xb10-100e_cityscapes-disparity-1024x2048.py
 #   python tools/train.py configs/mmseg/ttc_enhancement/<this file> \
 #       --cfg-options model.codec_loss.alpha=1.0 [model.base.checkpoint=PATH]

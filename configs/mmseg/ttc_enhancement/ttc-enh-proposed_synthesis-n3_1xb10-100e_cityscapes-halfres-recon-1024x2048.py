@@ -2,7 +2,8 @@
 # layer y_e is coded given the frozen base's y_b and decoded by g_e (n = 3) into the frame at
 # half resolution (512x1024). PSNR and bpp count the 512x1024 pixels (METHOD section 5).
 # Reference settings: Adam 1e-4, batch 10, gradient clip 1.0, flip + colour jitter,
-# early stopping on the validation PSNR.
+# early stopping and best checkpoint on the selection split's psnr_scalable; Cityscapes val is
+# reported once, at the end.
 #   python tools/train.py configs/mmseg/ttc_enhancement/<this file> \
 #       --cfg-options model.codec_loss.alpha=1.0 [model.base.checkpoint=PATH]
 _base_ = [

@@ -49,9 +49,12 @@ model = dict(
         upsample_factor=2,
         loss_decode=dict(
             type='DisparityRMSELoss', scale=128.0, loss_name='loss_depth')),
-    # loss = loss_depth + alpha * bpp + beta * rec (rec = 255 x RMSE of g_a(y_b) on [0, 1]);
-    # alpha picks the rate point (the paper does not record its values): sweep it
+    # loss = loss_depth + alpha * bpp_estimated + beta * rec (rec = 255 x RMSE of g_a(y_b) on
+    # [0, 1]); alpha picks the rate point (the paper does not record its values): sweep it.
+    # mode='baseline' needs beta=0.0 (refused otherwise): g_a is then a probe on a detached y_b
+    # with its own weight probe_weight
     codec_loss=dict(alpha=1.0, beta=0.1, mode='proposed', probe_weight=1.0),
     train_cfg=dict(),
-    # 'whole' only; actual_bits=True also runs the real rANS coder (slow, serial decoding)
+    # 'whole' only; actual_bits=True also runs the real rANS coder (slow, serial decoding); the
+    # reported evaluation at the end of tools/train.py turns it on by itself
     test_cfg=dict(mode='whole', actual_bits=False))

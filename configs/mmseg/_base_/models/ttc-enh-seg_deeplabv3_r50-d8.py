@@ -3,8 +3,8 @@
 #   -> pseudo-image 512x1024 -> DeepLabV3 ResNet-50-D8 (ASPP head + auxiliary FCN head,
 #   19 classes) -> learned 2x upsample of the logits (nearest + conv5x5) -> 1024x2048.
 # The base (learned downsample + f_b + p(y_b)) is rebuilt from a trained depth-base checkpoint
-# (its "ttc_codec" spec) and stays frozen. loss = CE + 0.4 CE_aux + alpha * (bpp_e + bpp_b);
-# bpp counts the frame's 1024x2048 pixels; bpp_b is constant here but reported.
+# (its "ttc_codec" spec) and stays frozen. loss = CE + 0.4 CE_aux + alpha * (bpp_e + bpp_b),
+# estimated rates counting the frame's 1024x2048 pixels; bpp_b is constant here but reported.
 _base_ = ['mmseg::_base_/models/deeplabv3_r50-d8.py']
 # one GPU, batch 10 (reference): BN; for several GPUs use SyncBN (or sync_bn='torch')
 norm_cfg = dict(type='BN', requires_grad=True)
@@ -39,7 +39,10 @@ model = dict(
     ),
     # alpha picks the rate point (the paper does not record its values): sweep it
     codec_loss=dict(alpha=1.0),
+    # the two retraining controls (only the entropy model trains; load_from a conditional model):
+    # standalone=True (zeros for y_b) or continued=True (the true y_b), never both
     standalone=False,
+    continued=False,
     bpp_pixels='frame',
     backbone=dict(norm_cfg=norm_cfg, init_cfg=None),
     decode_head=dict(
@@ -49,6 +52,7 @@ model = dict(
         type='UpsampledFCNHead', upsample_factor=2, num_classes=19, norm_cfg=norm_cfg
     ),
     train_cfg=dict(),
-    # 'whole' only; actual_bits=True also runs the real rANS coder on both layers (slow)
+    # 'whole' only; actual_bits=True also runs the real rANS coder on both layers (slow; the
+    # reported evaluation at the end of tools/train.py turns it on by itself)
     test_cfg=dict(mode='whole', actual_bits=False),
 )

@@ -1,10 +1,12 @@
 # Reference schedule of the enhancement stage (METHOD section 4): Adam, lr 1e-4, no LR
-# schedule, gradient clipping at 1.0, early stopping on the validation mIoU (patience 5: not
-# given by the paper). The base layer is frozen: only the enhancement layer (and the task
-# network) get gradients. On top of MMSeg's runtime defaults.
+# schedule, gradient clipping at 1.0, early stopping on the mIoU of the selection split
+# (carved from the training split; METHOD section 8; patience 5: not given by the paper). The
+# base layer is frozen: only the enhancement layer (and the task network) get gradients. On
+# top of MMSeg's runtime defaults.
 _base_ = ['mmseg::_base_/default_runtime.py']
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='TTCOptimWrapper',
+    constructor='TTCOptimWrapperConstructor',
     optimizer=dict(type='Adam', lr=1e-4),
     clip_grad=dict(max_norm=1.0, norm_type=2),
 )
@@ -20,16 +22,16 @@ default_hooks = dict(
         by_epoch=True,
         interval=1,
         max_keep_ckpts=3,
-        save_best='mIoU',
+        save_best='selection/mIoU',  # best_selection_mIoU_epoch_N.pth
         rule='greater',
     ),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'),
 )
 custom_hooks = [
-    # "ttc_codec" spec (base + enhancement) in every checkpoint, weights_only-safe checkpoints,
-    # and the Standalone check (load_from required)
+    # "ttc_codec" spec (base + enhancement) and settings in every checkpoint,
+    # weights_only-safe checkpoints, and the Standalone / Continued check (load_from required)
     dict(type='TTCCheckpointHook'),
-    dict(type='EarlyStoppingHook', monitor='mIoU', rule='greater', patience=5),
+    dict(type='EarlyStoppingHook', monitor='selection/mIoU', rule='greater', patience=5),
 ]
 log_processor = dict(by_epoch=True)

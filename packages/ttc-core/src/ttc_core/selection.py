@@ -101,7 +101,9 @@ def _rank(key: str, seed: int) -> bytes:
 def selection_keys(paths: Sequence[Any]) -> list[str]:
     """Keys of dataset items: the file name of a path (so a moved data root keeps its split),
     the value as text otherwise (e.g. COCO image ids)."""
-    return [os.path.basename(str(p)) if isinstance(p, (str, os.PathLike)) else str(p) for p in paths]
+    return [
+        os.path.basename(str(p)) if isinstance(p, (str, os.PathLike)) else str(p) for p in paths
+    ]
 
 
 def split_indices(keys: Sequence[str], split: SelectionSplit) -> tuple[list[int], list[int]]:
@@ -191,5 +193,5 @@ def read_report(run_dir: str | os.PathLike) -> dict[str, Any] | None:
         return None
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or data.get("split") != REPORT_SPLIT:
-        raise ValueError(f"{path}: not a ttc report (no \"split\": \"report\")")
+        raise ValueError(f'{path}: not a ttc report (no "split": "report")')
     return data

@@ -5,13 +5,13 @@ r"""The compressible backbone: ttc's base layer in front of a stock Detectron2 b
     images (normalised, padded) ─ undo normalisation ─ x ∈ [0,1] RGB, per image, unpadded
         x ─ f ─ ⌊·⌉ ─ ŷ_b ─┬─ g_b ─ pseudo-image ─ [normalise as the input] ─ pad ─ inner ─▶ FPN
                           ├─ g_a ─ x̂ (direct reconstruction; detached ŷ_b in the Baseline)
-                          └─ p(ŷ_b) ─ bits, bpp (per image)
+                          └─ p(ŷ_b) ─ bits_estimated, bpp_estimated (per image)
 
 :class:`TTCBackbone` returns exactly what the inner backbone returns (the FPN's
 ``p2 … p6``). The codec's own quantities (estimated bits and bpp per image, the reconstruction
-and its target, actual bits when asked) are kept on the module in :attr:`TTCBackbone.terms`
-for the meta-architecture (:class:`~ttc_detectron2.meta_arch.TTCGeneralizedRCNN`) to turn into
-losses and outputs.
+and its target, the actual bits of real bitstreams when asked) are kept on the module in
+:attr:`TTCBackbone.terms` for the meta-architecture
+(:class:`~ttc_detectron2.meta_arch.TTCGeneralizedRCNN`) to turn into losses and outputs.
 
 **What is coded.** Each image is coded at its own (resized, unpadded) size, exactly as the real
 coder (``ttc compress``) codes it: the meta-architecture tells the backbone the image sizes of
@@ -61,14 +61,14 @@ _EXTRA_STATE = "_extra_state"
 class TTCTerms:
     """The codec's quantities for the last batch (index i = i-th image of the batch)."""
 
-    bits: Tensor  #: estimated bits per image, (N,), differentiable in training
-    bpp: Tensor  #: estimated bits per pixel of the unpadded image, (N,)
+    bits_estimated: Tensor  #: estimated bits per image, (N,), differentiable in training
+    bpp_estimated: Tensor  #: estimated bits per pixel of the unpadded image, (N,)
     image_sizes: list[tuple[int, int]]  #: (H, W) coded per image
     #: (reconstruction, target) pairs, one per group of same-sized images, with the batch
     #: indices of each group; empty when no reconstruction was computed
     reconstructions: list[tuple[Tensor, Tensor, list[int]]] = field(default_factory=list)
-    recon_psnr: Tensor | None = None  #: PSNR (dB) of g_a(ŷ_b) per image, (N,), no grad
-    actual_bits: Tensor | None = None  #: bits of the real rANS stream per image, (N,)
+    psnr_direct: Tensor | None = None  #: PSNR (dB) of g_a(ŷ_b) per image, (N,), no grad
+    bits: Tensor | None = None  #: actual bits of the real rANS stream per image, (N,)
 
 
 class TTCBackbone(Backbone):
@@ -237,17 +237,20 @@ class TTCBackbone(Backbone):
         bits = torch.cat(bits_parts)[inverse]
         pixels = torch.tensor([h * w for h, w in sizes], device=x.device, dtype=bits.dtype)
         terms = TTCTerms(
-            bits=bits, bpp=bits / pixels, image_sizes=sizes, reconstructions=reconstructions
+            bits_estimated=bits,
+            bpp_estimated=bits / pixels,
+            image_sizes=sizes,
+            reconstructions=reconstructions,
         )
         if psnr_parts:
-            terms.recon_psnr = torch.cat(psnr_parts)[inverse]
+            terms.psnr_direct = torch.cat(psnr_parts)[inverse]
         if not self.training and self.actual_bits_at_test:
-            terms.actual_bits = self.actual_bits(x01, sizes)
+            terms.bits = self.coded_bits(x01, sizes)
         self.terms = terms
         return self.inner(torch.stack(pseudo))
 
     @torch.no_grad()
-    def actual_bits(self, x01: Tensor, sizes: Sequence[tuple[int, int]]) -> Tensor:
+    def coded_bits(self, x01: Tensor, sizes: Sequence[tuple[int, int]]) -> Tensor:
         """Bits of the real rANS stream of each image (8 · bytes), ``(N,)``."""
         self.bottleneck.update()  # no-op when the tables exist
         out = []

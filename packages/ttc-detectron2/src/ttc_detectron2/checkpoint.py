@@ -36,19 +36,23 @@ register_safe_globals()
 
 def find_ttc_backbone(model: torch.nn.Module) -> TTCBackbone | None:
     """The :class:`TTCBackbone` of a (possibly DDP-wrapped) model, or None."""
-    if isinstance(model, (DistributedDataParallel, DataParallel)):
-        model = model.module
+    model = _unwrap(model)
     backbone = getattr(model, "backbone", None)
     return backbone if isinstance(backbone, TTCBackbone) else None
 
 
 class TTCCheckpointer(DetectionCheckpointer):
-    """``DetectionCheckpointer`` that writes the ``"ttc_codec"`` spec into every checkpoint."""
+    """``DetectionCheckpointer`` that writes the ``"ttc_codec"`` spec into every checkpoint,
+    and the objective in force (``"ttc_objective"``: mode, α, β, probe weight of a detector;
+    stage and α of an enhancement layer), so a Baseline's checkpoint says β = 0."""
 
     def save(self, name: str, **kwargs: Any) -> None:
         source = find_ttc_backbone(self.model) or _codec_model(self.model)
         if source is not None and "ttc_codec" not in kwargs:
             kwargs["ttc_codec"] = source.codec_spec()
+        objective = getattr(_unwrap(self.model), "objective", None)
+        if callable(objective) and "ttc_objective" not in kwargs:
+            kwargs["ttc_objective"] = objective()
         super().save(name, **kwargs)
 
     def _load_model(self, checkpoint: Any):
@@ -63,8 +67,13 @@ class TTCCheckpointer(DetectionCheckpointer):
         return super()._load_model(checkpoint)
 
 
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    if isinstance(model, (DistributedDataParallel, DataParallel)):
+        return model.module
+    return model
+
+
 def _codec_model(model: torch.nn.Module) -> torch.nn.Module | None:
     """A (possibly DDP-wrapped) model that describes its own codec (the enhancement layer)."""
-    if isinstance(model, (DistributedDataParallel, DataParallel)):
-        model = model.module
+    model = _unwrap(model)
     return model if callable(getattr(model, "codec_spec", None)) else None

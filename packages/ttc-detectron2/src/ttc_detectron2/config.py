@@ -1,4 +1,4 @@
-"""The ``MODEL.TTC`` config node (and two solver keys) of the ttc plugin.
+"""The ``MODEL.TTC`` and ``DATASETS.SELECTION`` config nodes (and two solver keys) of ttc.
 
 Call :func:`add_ttc_config` on a fresh ``get_cfg()`` *before* merging a ttc YAML file, as
 Detectron2's projects do (``add_pointrend_config``, ``add_deeplab_config``)::
@@ -49,7 +49,8 @@ ACTIVATIONS = ("elu", "relu", "gelu", "leaky_relu")
 def add_ttc_config(cfg: CN) -> CN:
     """Add the ttc keys, with their defaults, to ``cfg`` (in place; also returned).
 
-    Adds ``MODEL.TTC`` and ``SOLVER.OPTIMIZER`` / ``SOLVER.ADAM_BETAS``. Idempotent.
+    Adds ``MODEL.TTC``, ``DATASETS.SELECTION`` and ``SOLVER.OPTIMIZER`` / ``SOLVER.ADAM_BETAS``.
+    Idempotent.
     """
     cfg.MODEL.TTC = CN()
     t = cfg.MODEL.TTC
@@ -72,10 +73,12 @@ def add_ttc_config(cfg: CN) -> CN:
     # Rate weight α: loss_rate = ALPHA · mean estimated bpp of the batch. One model per value.
     t.ALPHA = 1.0
     # Reconstruction reward β (rec = 255·RMSE of g_a(ŷ_b) on [0,1] pixels); "proposed" mode.
-    # The reference release uses 0.1, the slides 0.01.
+    # The reference release uses 0.1, the slides 0.01. Must be 0 with MODE "baseline" (the β
+    # in force is the β shown: a Baseline with another value is refused).
     t.BETA = 0.1
-    # "proposed": β·rec trains the encoder too. "baseline": the encoder gets no reconstruction
-    # gradient; g_a is trained as a probe on a detached ŷ_b (weight PROBE_WEIGHT).
+    # "proposed": β·rec trains the encoder too. "baseline": β = 0, the encoder gets no
+    # reconstruction gradient; g_a is trained as a probe on a detached ŷ_b (weight
+    # PROBE_WEIGHT) that nothing else in training depends on (its gradients are clipped apart).
     t.MODE = "proposed"
     # Weight of the probe's loss in "baseline" mode (only scales the probe's own learning).
     t.PROBE_WEIGHT = 1.0
@@ -123,14 +126,44 @@ def add_ttc_config(cfg: CN) -> CN:
     # the paper does not record its values (its COCO curve spends ~0.04–0.4 bpp on ŷ_e).
     e.ALPHA = 16.0
     # Standalone reference: zeros replace ŷ_b and only the enhancement's entropy model is
-    # trained (start from a trained conditional model: MODEL.WEIGHTS). METHOD §2.
+    # trained. Starts from a trained conditional model (MODEL.WEIGHTS, or --resume); refused
+    # otherwise. METHOD §2.
     e.STANDALONE = False
+    # Continued conditional control, the equal-budget control of Standalone: the true ŷ_b, only
+    # the entropy model trained, for as many steps as Standalone, from the same trained
+    # conditional model (refused otherwise). Excludes STANDALONE. METHOD §8.
+    e.CONTINUED = False
 
     # -- solver: the reference trains with Adam, lr 1e-4, global gradient-norm clip 1.0 ---------
     # "SGD" (Detectron2's default optimizer) or "ADAM".
     cfg.SOLVER.OPTIMIZER = "SGD"
     # Adam's (β1, β2).
     cfg.SOLVER.ADAM_BETAS = (0.9, 0.999)
+
+    # -- model selection apart from the reported split (METHOD §8, ttc_core.selection) -----------
+    # TTCTrainer trains on DATASETS.TRAIN minus a selection split ("<name>:fit"), evaluates the
+    # selection split ("<name>:selection") every TEST.EVAL_PERIOD iterations (logged as
+    # "selection/<metric>"), keeps the best checkpoint on it (model_best.pth), and at the end
+    # evaluates that checkpoint once on DATASETS.TEST with real bits (OUTPUT_DIR/ttc_report.json).
+    cfg.DATASETS.SELECTION = CN()
+    s = cfg.DATASETS.SELECTION
+    # False: train on all of DATASETS.TRAIN, no periodic evaluation; the final model is
+    # reported on DATASETS.TEST (never select on the reported split).
+    s.ENABLED = True
+    # Size of the selection split: a fraction of the training split in (0, 1), or a number of
+    # images >= 1 (a float in YAML / on the command line, e.g. 5000.0: yacs keeps the type).
+    s.SIZE = 0.1
+    # Seed of the split (a seeded hash of each image's file name ranks the images).
+    s.SEED = 0
+    # File names of the selection images instead (SIZE and SEED then unused), e.g.
+    # ["000000000139.jpg", ...]; every name must be in the training split.
+    s.FILES = []
+    # Metric of the periodic selection evaluations for the best checkpoint, as Detectron2
+    # flattens results (logged with the prefix "selection/"): "bbox/AP" for a detector,
+    # "ttc/psnr_scalable" for the enhancement layer.
+    s.METRIC = "bbox/AP"
+    # "max" (AP, PSNR) or "min" (e.g. a rate) of METRIC is best.
+    s.MODE = "max"
     return cfg
 
 
@@ -181,6 +214,13 @@ def validate_ttc_config(cfg: CN) -> None:
         _check_number(f"MODEL.TTC.{key}", t[key])
     if t.MODE not in MODES:
         _fail("MODEL.TTC.MODE", t.MODE, f"choose one of {MODES}")
+    if t.MODE == "baseline" and t.BETA != 0:
+        raise TTCConfigError(
+            f"MODEL.TTC.MODE = 'baseline' with MODEL.TTC.BETA = {t.BETA!r}: the Baseline trains "
+            "its encoder with β = 0, so a config that shows another β misleads. Set "
+            "MODEL.TTC.BETA 0.0 (the probe g_a's own weight is MODEL.TTC.PROBE_WEIGHT), or use "
+            "MODEL.TTC.MODE 'proposed'"
+        )
     if t.CODING_ORDER not in CODING_ORDERS:
         _fail("MODEL.TTC.CODING_ORDER", t.CODING_ORDER, f"choose one of {CODING_ORDERS}")
     for key in ("NORMALIZE_PSEUDO_IMAGE", "TEST_RECONSTRUCTION", "TEST_ACTUAL_BITS"):
@@ -200,6 +240,7 @@ def validate_ttc_config(cfg: CN) -> None:
         _fail("MODEL.TTC.INNER", t.INNER, "the inner backbone cannot be a ttc backbone itself")
 
     _validate_enhancement(t.ENHANCEMENT)
+    _validate_selection(cfg)
 
     if cfg.INPUT.FORMAT not in ("BGR", "RGB"):
         _fail("INPUT.FORMAT", cfg.INPUT.FORMAT, "the ttc codec codes colour images: 'BGR' or 'RGB'")
@@ -234,8 +275,62 @@ def _validate_enhancement(e: CN) -> None:
     if e.ACTIVATION not in ACTIVATIONS:
         _fail(f"{prefix}.ACTIVATION", e.ACTIVATION, f"choose one of {ACTIVATIONS}")
     _check_number(f"{prefix}.ALPHA", e.ALPHA)
-    if not isinstance(e.STANDALONE, bool):
-        _fail(f"{prefix}.STANDALONE", e.STANDALONE, "expected True or False")
+    for key in ("STANDALONE", "CONTINUED"):
+        if not isinstance(e[key], bool):
+            _fail(f"{prefix}.{key}", e[key], "expected True or False")
+    if e.STANDALONE and e.CONTINUED:
+        raise TTCConfigError(
+            f"{prefix}.STANDALONE and {prefix}.CONTINUED are both True: they exclude each other "
+            "(Standalone codes ŷ_e with zeros for ŷ_b, Continued with the true ŷ_b; each is its "
+            "own run from the same conditional model)"
+        )
+
+
+def _validate_selection(cfg: CN) -> None:
+    prefix = "DATASETS.SELECTION"
+    s = cfg.DATASETS.get("SELECTION")
+    if s is None:
+        raise TTCConfigError(f"this config has no {prefix} node: call add_ttc_config(cfg)")
+    if not isinstance(s.ENABLED, bool):
+        _fail(f"{prefix}.ENABLED", s.ENABLED, "expected True or False")
+    files = list(s.FILES)
+    if not all(isinstance(f, str) and f for f in files):
+        _fail(f"{prefix}.FILES", s.FILES, "expected a list of file names")
+    if not files:
+        size = s.SIZE
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, (int, float))
+            or not math.isfinite(size)
+            or size <= 0
+            or (size >= 1 and size != int(size))
+        ):
+            _fail(
+                f"{prefix}.SIZE",
+                size,
+                "expected a fraction in (0, 1) or a whole number of images >= 1",
+            )
+    if isinstance(s.SEED, bool) or not isinstance(s.SEED, int):
+        _fail(f"{prefix}.SEED", s.SEED, "expected an integer")
+    if s.MODE not in ("max", "min"):
+        _fail(f"{prefix}.MODE", s.MODE, "choose 'max' or 'min'")
+    metric = s.METRIC
+    if not isinstance(metric, str) or not metric or metric.startswith("selection/"):
+        _fail(
+            f"{prefix}.METRIC",
+            metric,
+            "expected a result name as Detectron2 flattens it, without the 'selection/' "
+            "prefix, e.g. 'bbox/AP' or 'ttc/psnr_scalable'",
+        )
+    if cfg.MODEL.META_ARCHITECTURE == "TTCReconstructionEnhancement" and metric.startswith(
+        ("bbox/", "segm/")
+    ):
+        _fail(
+            f"{prefix}.METRIC",
+            metric,
+            "the enhancement layer detects nothing: select on one of its results, e.g. "
+            "'ttc/psnr_scalable'",
+        )
 
 
 def bottleneck_kwargs(cfg: CN) -> dict[str, Any]:
@@ -272,4 +367,5 @@ def enhancement_kwargs(cfg: CN, side_channels: int) -> dict[str, Any]:
         "synthesis_blocks": int(e.SYNTHESIS_BLOCKS),
         "activation": str(e.ACTIVATION),
         "standalone": bool(e.STANDALONE),
+        "continued": bool(e.CONTINUED),
     }

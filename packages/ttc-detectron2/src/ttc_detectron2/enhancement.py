@@ -5,12 +5,13 @@ frozen, and an enhancement latent ŷ_e is learned for image reconstruction, code
 conditional entropy model p(ŷ_e | ŷ_b)::
 
     detector input (resized, unpadded) ─ x ∈ [0,1] RGB
-        x ─ f_b (frozen) ─ ⌊·⌉ ─ ŷ_b ─ p(ŷ_b) (frozen) ─▶ bpp_b (a constant, reported)
+        x ─ f_b (frozen) ─ ⌊·⌉ ─ ŷ_b ─ p(ŷ_b) (frozen) ─▶ bpp_base (a constant, reported)
         │                         └───────────────┐
-        └─ f_e ─ ⌊·⌉ ─ ŷ_e ─ p(ŷ_e | ŷ_b) ◀───────┘ ─▶ bpp_e
-                        └─ g_e ─ x̂ ─▶ 255·RMSE(x̂, x)
+        └─ f_e ─ ⌊·⌉ ─ ŷ_e ─ p(ŷ_e | ŷ_b) ◀───────┘ ─▶ bpp_enhancement
+                        └─ g_e ─ x̂ ─▶ 255·RMSE(x̂, x), psnr_scalable
 
-    loss = 255·RMSE(x̂, x) + ALPHA · bpp_e          total rate = bpp_b + bpp_e
+    loss = 255·RMSE(x̂, x) + ALPHA · bpp_enhancement_estimated
+    rate of the scalable system = bpp_base + bpp_enhancement
 
 :class:`TTCReconstructionEnhancement` is a Detectron2 meta-architecture (``META_ARCH_REGISTRY``),
 trained by tools/train_net.py like the detector. It builds only the base *codec*
@@ -25,16 +26,27 @@ detector heads; the base is frozen (no gradients, eval mode, also under ``traine
   base codes; Detectron2's ``INPUT.FORMAT`` and pixel normalisation do not matter here);
   bpp = bits / (H·W of the resized image), PSNR on [0, 1] pixels of the same image.
 - **Standalone** (``MODEL.TTC.ENHANCEMENT.STANDALONE``): zeros replace ŷ_b and only the
-  enhancement's entropy model is trainable; with ``MODEL.WEIGHTS`` = a trained conditional
-  model this retrains its entropy model without side information (the loss is then
-  ``ALPHA · bpp_e`` alone: nothing else can change).
+  enhancement's entropy model is trainable; from a trained conditional model (``MODEL.WEIGHTS``)
+  this retrains its entropy model without side information (the loss is then
+  ``ALPHA · bpp_enhancement_estimated`` alone: nothing else can change).
+- **Continued** (``MODEL.TTC.ENHANCEMENT.CONTINUED``), the equal-budget control of Standalone:
+  the true ŷ_b, only the entropy model trainable, the same loss and number of steps, from the
+  same conditional model. The side-information saving is Standalone vs Continued (METHOD §8).
+  :class:`~ttc_detectron2.engine.TTCTrainer` refuses to train either stage from anything but a
+  trained enhancement model (``MODEL.WEIGHTS`` holding ``enhancement.*`` weights, or
+  ``--resume``).
 - **Checkpoints** carry a codec spec with both layers (``output: "image"``), so
   ``ttc compress --layers all -c model_final.pth`` writes base + enhancement into one file and
   ``ttc decompress`` rebuilds the reconstruction from it alone, without Detectron2.
 
 At inference each output dict holds ``"reconstruction"`` (``(3, H, W)`` RGB in [0, 1] at the
-coded size) and ``"ttc"`` (per-image bits, bpp and PSNR), which
-:class:`~ttc_detectron2.evaluation.TTCEnhancementEvaluator` averages.
+coded size) and ``"ttc"``, per image in ttc's rate vocabulary: ``bits_base_estimated``,
+``bits_enhancement_estimated``, ``bits_estimated`` (their sum), the same as ``bpp_*``,
+``psnr_scalable`` (of g_e(ŷ_e)), ``psnr_direct`` (of the base's g_a(ŷ_b), with
+``MODEL.TTC.TEST_RECONSTRUCTION``) and, with real rANS bitstreams
+(``MODEL.TTC.TEST_ACTUAL_BITS``), the actual ``bits_base``, ``bits_enhancement``, ``bits`` and
+``bpp_base``, ``bpp_enhancement``, ``bpp``.
+:class:`~ttc_detectron2.evaluation.TTCEnhancementEvaluator` averages them.
 """
 
 from __future__ import annotations
@@ -147,7 +159,8 @@ class TTCReconstructionEnhancement(nn.Module):
         base: the trained base layer (frozen here).
         base_kwargs: its constructor arguments (for the codec spec).
         enhancement_kwargs: constructor arguments of the
-            :class:`~ttc_core.enhancement.EnhancementBottleneck` (``standalone`` included).
+            :class:`~ttc_core.enhancement.EnhancementBottleneck` (``standalone`` and
+            ``continued`` included).
         alpha: rate weight of ``bpp_e``.
         input_format: channel order of ``batched_inputs[i]["image"]`` (``INPUT.FORMAT``).
         reconstruct_base_at_test: also report the PSNR of the base's own g_a(ŷ_b).
@@ -252,6 +265,15 @@ class TTCReconstructionEnhancement(nn.Module):
     def standalone(self) -> bool:
         return self.enhancement.standalone
 
+    @property
+    def stage(self) -> str:
+        """``"conditional"``, ``"standalone"`` or ``"continued"``."""
+        return self.enhancement.stage
+
+    def objective(self) -> dict[str, Any]:
+        """The training stage and rate weight in force (written into checkpoints)."""
+        return {"stage": self.stage, "alpha": float(self.rate_loss.alpha)}
+
     def train(self, mode: bool = True) -> TTCReconstructionEnhancement:
         """Train the enhancement; the base stays in eval mode (it is frozen)."""
         super().train(mode)
@@ -319,10 +341,10 @@ class TTCReconstructionEnhancement(nn.Module):
             with torch.no_grad():
                 y_b = self.base.encode(x)
                 bits_b = bits_per_image(self.base.entropy_model(y_b).likelihoods)
-                base_psnr = None
+                psnr_direct = None
                 if reconstruct_base:
                     recon_b = self.base.decode(y_b, tuple(x.shape[-2:]))[1]
-                    base_psnr = psnr(recon_b, x)
+                    psnr_direct = psnr(recon_b, x)
             out = self.enhancement(x, side=y_b)
         return {
             "y_base": y_b,
@@ -331,8 +353,8 @@ class TTCReconstructionEnhancement(nn.Module):
             "bits_enhancement": out.bits,
             "output": out.output,
             "rmse": reconstruction_rmse(out.output, x),
-            "psnr": psnr(out.output.detach(), x),
-            "base_psnr": base_psnr,
+            "psnr_scalable": psnr(out.output.detach(), x),
+            "psnr_direct": psnr_direct,
         }
 
     def forward(self, batched_inputs: Sequence[Mapping[str, Any]]):
@@ -349,17 +371,20 @@ class TTCReconstructionEnhancement(nn.Module):
             rmse = rmse + r["rmse"].sum() / n
             bpp_e = bpp_e + (r["bits_enhancement"] / pixels).sum() / n
             bpp_b = bpp_b + (r["bits_base"] / pixels).sum() / n
-            psnr_mean = psnr_mean + r["psnr"].sum() / n
+            psnr_mean = psnr_mean + r["psnr_scalable"].sum() / n
         rate = self.rate_loss(bpp_e.reshape(1))
         losses = {"loss_rate": rate["loss_rate"]}
-        if not self.standalone:  # standalone: g_e is frozen, the rate is all that can change
+        if not self.enhancement.entropy_model_only:
+            # Standalone / Continued: f_e and g_e are frozen, the rate is all that can change
             losses["loss_recon"] = rmse
+        bpp_e_value = rate["bpp_estimated"].item()
         get_event_storage().put_scalars(
             **{
-                "enhancement/bpp_estimated": rate["bpp"].item(),
+                # training-time rates are likelihood estimates; the total is base + enhancement
+                "enhancement/bpp_enhancement_estimated": bpp_e_value,
                 "enhancement/bpp_base_estimated": float(bpp_b),
-                "enhancement/bpp_total_estimated": rate["bpp"].item() + float(bpp_b),
-                "enhancement/psnr": float(psnr_mean),
+                "enhancement/bpp_estimated": bpp_e_value + float(bpp_b),
+                "enhancement/psnr_scalable": float(psnr_mean),
                 "enhancement/rmse": float(rmse.detach()),
             }
         )
@@ -367,7 +392,8 @@ class TTCReconstructionEnhancement(nn.Module):
 
     @torch.no_grad()
     def inference(self, batched_inputs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        """Per image: ``{"reconstruction": (3, H, W) in [0, 1], "ttc": {bits, bpp, psnr…}}``."""
+        """Per image: ``{"reconstruction": (3, H, W) in [0, 1], "ttc": {...}}`` (the module
+        docstring lists the ``"ttc"`` keys)."""
         images = self.images(batched_inputs)
         sizes = [tuple(x.shape[-2:]) for x in images]
         results: list[dict[str, Any]] = [{} for _ in images]
@@ -379,33 +405,35 @@ class TTCReconstructionEnhancement(nn.Module):
                 bits_b, bits_e = float(r["bits_base"][k]), float(r["bits_enhancement"][k])
                 info = {
                     "num_pixels": int(pixels),
-                    "bits_base": bits_b,
-                    "bits_enhancement": bits_e,
-                    "bpp_base": bits_b / pixels,
-                    "bpp_enhancement": bits_e / pixels,
-                    "bpp": (bits_b + bits_e) / pixels,
-                    "psnr": float(r["psnr"][k]),
+                    **_rates(bits_b, bits_e, pixels, "_estimated"),
+                    "psnr_scalable": float(r["psnr_scalable"][k]),
                 }
-                if r["base_psnr"] is not None:
-                    info["base_recon_psnr"] = float(r["base_psnr"][k])
-                if self.actual_bits_at_test:
-                    info.update(self.actual_bits(x[k : k + 1]))
+                if r["psnr_direct"] is not None:
+                    info["psnr_direct"] = float(r["psnr_direct"][k])
+                if self.actual_bits_at_test:  # real rANS bitstreams: the actual rate
+                    info.update(_rates(*self.coded_bits(x[k : k + 1]), pixels))
                 results[i] = {"reconstruction": r["output"][k].clamp(0, 1), "ttc": info}
         return results
 
     @torch.no_grad()
-    def actual_bits(self, x: Tensor) -> dict[str, float]:
-        """Bits of the real rANS streams of one image ``(1, 3, H, W)``, both layers."""
+    def coded_bits(self, x: Tensor) -> tuple[float, float]:
+        """Bits (8 · bytes) of the real rANS streams of one image ``(1, 3, H, W)``:
+        ``(base, enhancement)``."""
         self.base.update()  # no-ops when the tables exist
         self.enhancement.update()
         strings_b, y_b = self.base.compress(x, order=self.coding_order)
         strings_e, _ = self.enhancement.compress(x, y_b, order=self.coding_order)
-        pixels = x.shape[-2] * x.shape[-1]
-        bits_b, bits_e = 8.0 * len(strings_b[0]), 8.0 * len(strings_e[0])
-        return {
-            "actual_bits_base": bits_b,
-            "actual_bits_enhancement": bits_e,
-            "actual_bpp_base": bits_b / pixels,
-            "actual_bpp_enhancement": bits_e / pixels,
-            "actual_bpp": (bits_b + bits_e) / pixels,
-        }
+        return 8.0 * len(strings_b[0]), 8.0 * len(strings_e[0])
+
+
+def _rates(bits_base: float, bits_enhancement: float, pixels: int, suffix: str = "") -> dict:
+    """Per-layer and total bits and bpp of one image; ``suffix`` "_estimated" for estimates."""
+    total = bits_base + bits_enhancement
+    return {
+        f"bits_base{suffix}": bits_base,
+        f"bits_enhancement{suffix}": bits_enhancement,
+        f"bits{suffix}": total,
+        f"bpp_base{suffix}": bits_base / pixels,
+        f"bpp_enhancement{suffix}": bits_enhancement / pixels,
+        f"bpp{suffix}": total / pixels,
+    }

@@ -10,7 +10,8 @@ that merges configs and builds models in :func:`helpful_errors`::
         model = build_model(cfg)
 
 and such errors are re-raised as :class:`TTCConfigError` saying what to import or call (the
-original error is chained as the cause). Other errors pass through unchanged.
+original error is chained as the cause). So is yacs' type mismatch for a whole number given to
+the float key ``DATASETS.SELECTION.SIZE``. Other errors pass through unchanged.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ REGISTERED = {
     "BACKBONE": ("build_ttc_backbone",),
 }
 #: config keys that add_ttc_config adds
-ADDED_KEYS = ("MODEL.TTC", "SOLVER.OPTIMIZER", "SOLVER.ADAM_BETAS")
+ADDED_KEYS = ("MODEL.TTC", "DATASETS.SELECTION", "SOLVER.OPTIMIZER", "SOLVER.ADAM_BETAS")
 
 _IMPORT_HINT = (
     "`import ttc_detectron2` before building the model (importing the package registers its "
@@ -46,6 +47,10 @@ class TTCConfigError(ValueError):
 
 _REGISTRY_RE = re.compile(r"No object named '([^']+)' found in '([^']+)' registry")
 _KEY_RE = re.compile(r"Non-existent config key: ([A-Za-z0-9_.]+)")
+_TYPE_RE = re.compile(
+    r"Type mismatch \(<class 'float'> vs\. <class 'int'>\) with values \(\S+ vs\. (\d+)\) "
+    r"for config key: (DATASETS\.SELECTION\.SIZE)"
+)
 
 
 def explain(exc: BaseException) -> str | None:
@@ -62,6 +67,13 @@ def explain(exc: BaseException) -> str | None:
         key = match.group(1)
         if any(key == k or key.startswith(k + ".") for k in ADDED_KEYS):
             return f"the config has no key {key}: {_CONFIG_HINT}."
+    match = _TYPE_RE.search(text)
+    if match:
+        count, key = match.groups()
+        return (
+            f"{key} is a float (yacs keeps the type of the default): write a number of images "
+            f"as {count}.0, a fraction as e.g. 0.1."
+        )
     return None
 
 
@@ -70,7 +82,9 @@ def helpful_errors() -> Iterator[None]:
     """Re-raise plugin set-up mistakes as :class:`TTCConfigError` with a fix-it message."""
     try:
         yield
-    except (KeyError, AssertionError, AttributeError) as exc:
+    except (KeyError, AssertionError, AttributeError, ValueError) as exc:
+        if isinstance(exc, TTCConfigError):
+            raise
         message = explain(exc)
         if message is None:
             raise

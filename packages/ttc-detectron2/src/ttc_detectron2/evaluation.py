@@ -1,34 +1,36 @@
-"""Rate and direct-reconstruction quality of a ttc detector: one RD point per evaluation.
+"""Rate and reconstruction quality of ttc models: one RD point per evaluation.
+
+Every result follows ttc's rate vocabulary: ``bpp`` is the **actual** rate, the bits of real
+rANS bitstreams / coded pixels, and is present only when real bitstreams were coded
+(``MODEL.TTC.TEST_ACTUAL_BITS``); the likelihood estimate is always ``bpp_estimated``. No key
+named ``bpp`` ever carries an estimate.
 
 :class:`TTCRateEvaluator` averages what :class:`~ttc_detectron2.meta_arch.TTCGeneralizedRCNN`
 attaches to its outputs. Run it beside ``COCOEvaluator`` (``DatasetEvaluators``) and one
 evaluation gives mAP and bpp together. Results, under the task name ``"ttc"``:
 
 - ``bpp_estimated``: mean over images of ``−Σ log2 p(ŷ_b) / (H·W)`` (the likelihood estimate);
-- ``bpp``: mean over images of the **actual** bits of the real rANS stream / (H·W), present only
-  when the model codes real bitstreams (``MODEL.TTC.TEST_ACTUAL_BITS``);
-- ``recon_psnr``: mean PSNR (dB, [0,1] pixels) of the direct reconstruction g_a(ŷ_b);
+- ``bpp``: mean over images of the actual bits of the real rANS stream / (H·W), only with real
+  bitstreams;
+- ``psnr_direct``: mean PSNR (dB, [0,1] pixels) of the direct reconstruction g_a(ŷ_b);
 - ``num_images``.
 
-H·W is the size of the coded image: the resized detector input (METHOD §5). In Detectron2's
-``metrics.json`` these appear as ``ttc/bpp``, ``ttc/bpp_estimated``, ``ttc/recon_psnr`` (what
-``ttc rd collect --bpp ttc/bpp --bpp-estimated ttc/bpp_estimated`` reads). With an
+H·W is the size of the coded image: the resized detector input (METHOD §5). Detectron2
+flattens them to ``ttc/bpp``, ``ttc/bpp_estimated``, ``ttc/psnr_direct`` (in ``metrics.json``
+with the prefix ``selection/`` during training, in ``ttc_report.json`` as they are). With an
 ``output_dir`` the per-image values are written to ``ttc_rate.json`` as well.
 
 :class:`TTCEnhancementEvaluator` does the same for the scalable reconstruction of
 :class:`~ttc_detectron2.enhancement.TTCReconstructionEnhancement` (base + enhancement layer),
 under the task name ``"ttc"`` too:
 
-- ``psnr``: mean PSNR (dB, [0,1] pixels of the coded image) of the enhancement's
-  reconstruction g_e(ŷ_e); ``base_recon_psnr``: of the base's direct reconstruction g_a(ŷ_b)
+- ``psnr_scalable``: mean PSNR (dB, [0,1] pixels of the coded image) of the enhancement's
+  reconstruction g_e(ŷ_e); ``psnr_direct``: of the base's direct reconstruction g_a(ŷ_b)
   (with ``MODEL.TTC.TEST_RECONSTRUCTION``);
 - ``bpp_estimated`` = ``bpp_base_estimated`` + ``bpp_enhancement_estimated`` (likelihoods);
-- ``bpp`` = ``bpp_base`` + ``bpp_enhancement``: **actual** bits of the real rANS streams,
-  present only with ``MODEL.TTC.TEST_ACTUAL_BITS``;
+- ``bpp`` = ``bpp_base`` + ``bpp_enhancement``: actual bits of the real rANS streams, only with
+  real bitstreams;
 - ``num_images``. Per-image values go to ``ttc_enhancement.json``.
-
-For an RD curve: ``ttc rd collect RUNS... --metric ttc/psnr --metric-name psnr --bpp ttc/bpp
---bpp-estimated ttc/bpp_estimated --bpp-base ttc/bpp_base --bpp-enhancement ttc/bpp_enhancement``.
 """
 
 from __future__ import annotations
@@ -52,12 +54,13 @@ class _MeanOverImages(DatasetEvaluator):
     """Means of the per-image ``"ttc"`` dicts a ttc model attaches to its outputs.
 
     Subclasses say which means to report (:attr:`MEANS`: summary key → per-image key; a key is
-    reported when every image has it), which per-image key proves the right model
-    (:attr:`REQUIRED`), and where the records go (:attr:`FILENAME`).
+    reported when every image has it, so ``bpp`` only when every image was really coded), which
+    per-image key proves the right model (:attr:`REQUIRED`), and where the records go
+    (:attr:`FILENAME`).
     """
 
     MEANS: dict[str, str] = {}
-    REQUIRED = "bpp"
+    REQUIRED = "bpp_estimated"
     FILENAME = "ttc.json"
     WHAT = "ttc"
     MODEL = "a ttc model"
@@ -113,8 +116,8 @@ class TTCRateEvaluator(_MeanOverImages):
         output_dir: where to write ``ttc_rate.json`` (per-image records and the summary).
     """
 
-    MEANS = {"bpp_estimated": "bpp", "bpp": "actual_bpp", "recon_psnr": "recon_psnr"}
-    REQUIRED = "bpp"
+    MEANS = {"bpp_estimated": "bpp_estimated", "bpp": "bpp", "psnr_direct": "psnr_direct"}
+    REQUIRED = "bpp_estimated"
     FILENAME = "ttc_rate.json"
     WHAT = "ttc rate / reconstruction"
     MODEL = "a ttc detector (TTCGeneralizedRCNN)"
@@ -132,16 +135,19 @@ class TTCEnhancementEvaluator(_MeanOverImages):
     """
 
     MEANS = {
-        "psnr": "psnr",
-        "bpp_estimated": "bpp",
-        "bpp_base_estimated": "bpp_base",
-        "bpp_enhancement_estimated": "bpp_enhancement",
-        "bpp": "actual_bpp",
-        "bpp_base": "actual_bpp_base",
-        "bpp_enhancement": "actual_bpp_enhancement",
-        "base_recon_psnr": "base_recon_psnr",
+        key: key
+        for key in (
+            "psnr_scalable",
+            "bpp_estimated",
+            "bpp_base_estimated",
+            "bpp_enhancement_estimated",
+            "bpp",
+            "bpp_base",
+            "bpp_enhancement",
+            "psnr_direct",
+        )
     }
-    REQUIRED = "bpp_enhancement"
+    REQUIRED = "bpp_enhancement_estimated"
     FILENAME = "ttc_enhancement.json"
     WHAT = "ttc scalable reconstruction (base + enhancement)"
     MODEL = "a ttc enhancement model (TTCReconstructionEnhancement)"

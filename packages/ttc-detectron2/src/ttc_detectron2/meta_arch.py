@@ -5,20 +5,26 @@
 
 - ``loss_rate``  = α · mean estimated bpp of the batch, and
 - ``loss_recon`` = β · rec (``"proposed"``) or the probe's loss on a detached ŷ_b
-  (``"baseline"``), with rec = 255·RMSE of g_a(ŷ_b) per image (METHOD §2).
+  (``"baseline"``, where β = 0), with rec = 255·RMSE of g_a(ŷ_b) per image (METHOD §2).
 
 Detectron2 sums every value of the loss dict, so only losses go there; the estimated bpp and
 the PSNR / RMSE of the direct reconstruction are logged through the event storage
-(``bottleneck/bpp_estimated``, ``bottleneck/recon_psnr``, ``bottleneck/recon_rmse`` in
-``metrics.json``; evaluation results are under ``ttc/``).
+(``bottleneck/bpp_estimated``, ``bottleneck/psnr_direct``, ``bottleneck/recon_rmse`` in
+``metrics.json``; evaluation results are under ``ttc/``). The β in force is logged when the
+model is built (and written into checkpoints, ``"ttc_objective"``).
 
-At inference each output dict gets ``"bpp"`` (the estimate) and ``"ttc"``: a dict of
-``bits``, ``bpp`` (estimates), ``num_pixels`` (H·W of the coded, resized image), and when
-computed ``recon_psnr`` and ``actual_bits`` / ``actual_bpp`` (real rANS stream), which
-:class:`~ttc_detectron2.evaluation.TTCRateEvaluator` averages.
+At inference each output dict gets ``"ttc"``: a dict in ttc's rate vocabulary of
+``bits_estimated``, ``bpp_estimated`` (likelihood estimates), ``num_pixels`` (H·W of the
+coded, resized image), when computed ``psnr_direct`` (of g_a(ŷ_b)), and with real rANS
+bitstreams (``MODEL.TTC.TEST_ACTUAL_BITS``) ``bits`` / ``bpp``, the actual rate. No key
+named ``bpp`` ever holds an estimate. :class:`~ttc_detectron2.evaluation.TTCRateEvaluator`
+averages them.
 """
 
 from __future__ import annotations
+
+import logging
+from typing import Any
 
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
@@ -32,6 +38,8 @@ from .config import validate_ttc_config
 from .errors import TTCConfigError
 
 __all__ = ["TTCGeneralizedRCNN"]
+
+logger = logging.getLogger(__name__)
 
 
 @META_ARCH_REGISTRY.register()
@@ -68,6 +76,17 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             raise TTCConfigError(str(exc)) from exc
         # the mode decides where ŷ_b enters g_a: one source of truth, here
         self.backbone.detach_reconstruction = self.reward.detach_latent
+        logger.info("ttc objective in force: %s", self.objective())
+
+    def objective(self) -> dict[str, Any]:
+        """The loss weights in force: ``mode``, ``alpha``, ``beta`` (0 in the Baseline),
+        ``probe_weight`` (the Baseline's probe g_a only). Written into checkpoints."""
+        return {
+            "mode": self.reward.mode,
+            "alpha": float(self.rate_loss.alpha),
+            "beta": float(self.reward.beta),
+            "probe_weight": float(self.reward.probe_weight) if self.reward.detach_latent else 0.0,
+        }
 
     @classmethod
     def from_config(cls, cfg):
@@ -92,10 +111,10 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
     def ttc_losses(self, terms: TTCTerms) -> dict[str, Tensor]:
         """``loss_rate`` and ``loss_recon`` of a batch, plus logging-only values."""
         out = {}
-        rate = self.rate_loss(terms.bpp)
-        out["loss_rate"], out["bpp"] = rate["loss_rate"], rate["bpp"]
+        rate = self.rate_loss(terms.bpp_estimated)
+        out["loss_rate"], out["bpp_estimated"] = rate["loss_rate"], rate["bpp_estimated"]
         if terms.reconstructions:
-            n = float(len(terms.bpp))
+            n = float(len(terms.bpp_estimated))
             loss = rmse = 0.0
             for recon, target, idx in terms.reconstructions:
                 r = self.reward(recon, target)
@@ -113,11 +132,11 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         losses["loss_rate"] = ttc["loss_rate"]
         losses["loss_recon"] = ttc["loss_recon"]
         scalars = {
-            "bottleneck/bpp_estimated": ttc["bpp"].item(),
+            "bottleneck/bpp_estimated": ttc["bpp_estimated"].item(),
             "bottleneck/recon_rmse": ttc["recon_rmse"].item(),
         }
-        if terms.recon_psnr is not None:
-            scalars["bottleneck/recon_psnr"] = terms.recon_psnr.mean().item()
+        if terms.psnr_direct is not None:
+            scalars["bottleneck/psnr_direct"] = terms.psnr_direct.mean().item()
         get_event_storage().put_scalars(**scalars)
         return losses
 
@@ -129,15 +148,14 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         for i, result in enumerate(results):
             h, w = terms.image_sizes[i]
             info = {
-                "bits": float(terms.bits[i]),
-                "bpp": float(terms.bpp[i]),
+                "bits_estimated": float(terms.bits_estimated[i]),
+                "bpp_estimated": float(terms.bpp_estimated[i]),
                 "num_pixels": int(h * w),
             }
-            if terms.recon_psnr is not None:
-                info["recon_psnr"] = float(terms.recon_psnr[i])
-            if terms.actual_bits is not None:
-                info["actual_bits"] = float(terms.actual_bits[i])
-                info["actual_bpp"] = info["actual_bits"] / (h * w)
-            result["bpp"] = info["bpp"]
+            if terms.psnr_direct is not None:
+                info["psnr_direct"] = float(terms.psnr_direct[i])
+            if terms.bits is not None:  # real rANS bitstreams: the actual rate
+                info["bits"] = float(terms.bits[i])
+                info["bpp"] = info["bits"] / (h * w)
             result["ttc"] = info
         return results

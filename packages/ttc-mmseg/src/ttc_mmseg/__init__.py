@@ -7,11 +7,18 @@ Importing this package registers, in MMSegmentation's registries (scope ``mmseg`
   ``DepthLRASPPHead``, ``DisparityRMSELoss``, ``TTCDepthEstimator``; for the enhancement
   layer ``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancer``, ``UpsampledASPPHead``,
   ``UpsampledFCNHead``;
-- datasets / transforms: ``CityscapesDisparityDataset``, ``LoadCityscapesDisparity``,
-  ``ColorJitter``;
+- datasets / transforms: ``CityscapesDisparityDataset``, ``TTCSelectionSplit`` (the fit /
+  selection parts of a training split), ``LoadCityscapesDisparity``, ``ColorJitter``;
 - metrics: ``DisparityRMSEMetric``, ``RateMetric``;
-- hooks: ``TTCCheckpointHook`` (writes the ``"ttc_codec"`` spec into checkpoints and keeps
-  them loadable with ``weights_only=True``).
+- hooks: ``TTCCheckpointHook`` (writes the ``"ttc_codec"`` spec and the training settings into
+  checkpoints, keeps them loadable with ``weights_only=True``, refuses Standalone / Continued
+  runs without a trained conditional model and Baselines whose probe shares the clip);
+- optimiser wrappers: ``TTCOptimWrapperConstructor``, ``TTCOptimWrapper``,
+  ``TTCAmpOptimWrapper`` (the Baseline's probe ``g_a`` clipped apart from everything else).
+
+``ttc_mmseg.selection.report`` (run by ``tools/train.py`` after training) evaluates the
+checkpoint chosen on the selection split once on the reported split, with real bits, and writes
+``ttc_report.json``.
 
 Configs pull it in with ``custom_imports = dict(imports=['ttc_mmseg'])``. The import also
 allows, in ``torch.load(weights_only=True)``, numpy's data-only reconstruction helpers that
@@ -33,7 +40,9 @@ from . import (  # noqa: F401
     hooks,
     losses,
     metrics,
+    optim,
     segmentors,
+    selection,
 )
 from .backbone import CodecTerms, TTCBackbone
 from .datasets import (
@@ -52,7 +61,9 @@ from .heads import DepthLRASPPHead, UpsampledASPPHead, UpsampledFCNHead
 from .hooks import TTCCheckpointHook
 from .losses import DisparityRMSELoss
 from .metrics import DisparityRMSEMetric, RateMetric
+from .optim import TTCAmpOptimWrapper, TTCOptimWrapper, TTCOptimWrapperConstructor
 from .segmentors import CodecSegmentorMixin, TTCDepthEstimator
+from .selection import TTCSelectionSplit
 
 # numpy data types (only) in torch.load(weights_only=True): resume and load_from under torch >= 2.6
 register_safe_globals()
@@ -71,11 +82,15 @@ __all__ = [
     "DisparityRMSEMetric",
     "LoadCityscapesDisparity",
     "RateMetric",
+    "TTCAmpOptimWrapper",
     "TTCBackbone",
     "TTCCheckpointHook",
     "TTCDepthEstimator",
     "TTCEnhancementSegmentor",
+    "TTCOptimWrapper",
+    "TTCOptimWrapperConstructor",
     "TTCReconstructionEnhancer",
+    "TTCSelectionSplit",
     "UpsampledASPPHead",
     "UpsampledFCNHead",
     "decode_disparity",

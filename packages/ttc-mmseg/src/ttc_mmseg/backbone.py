@@ -10,7 +10,7 @@
 The module returns the inner backbone's features, so any mmseg segmentor / head can sit on top.
 The terms of the codec (bits, reconstruction and its target) of the last forward pass are kept
 as :class:`CodecTerms` for the segmentor to turn into ``loss_rate`` / ``loss_recon`` and into
-per-image bpp (:meth:`TTCBackbone.pop_codec_terms`).
+per-image estimated bpp (:meth:`TTCBackbone.pop_codec_terms`).
 
 **bpp convention** (METHOD §5): bits are divided by the pixels of the *frame given to this
 module* (1024×2048 for Cityscapes), not of the half-resolution tensor the bottleneck codes. So
@@ -47,12 +47,12 @@ class CodecTerms:
     num_pixels: int  #: H·W of the frame: the bpp denominator
 
     @property
-    def bits(self) -> Tensor:
-        """Estimated bits of each image, ``(N,)``."""
+    def bits_estimated(self) -> Tensor:
+        """Estimated bits of each image, ``(N,)`` (from the likelihoods)."""
         return self.output.bits
 
     @property
-    def bpp(self) -> Tensor:
+    def bpp_estimated(self) -> Tensor:
         """Estimated bits per *frame* pixel of each image, ``(N,)``."""
         return self.output.bits / self.num_pixels
 

@@ -20,14 +20,23 @@ it frozen: no gradients, eval mode even when the runner calls ``model.train()``.
 constant of the loss, but it is logged and reported: the rate of a scalable system is
 base + enhancement bits.
 
-**Standalone** (``standalone=True`` plus ``load_from`` of a trained conditional model): zeros
-replace ŷ_b and every parameter but the enhancement entropy model is frozen (and in eval mode, so
-that batch-norm statistics stay as trained); training then only minimises the rate.
+Two retraining stages start from a trained **conditional** model (``load_from``; training is
+refused otherwise, see :class:`~ttc_mmseg.hooks.TTCCheckpointHook`). In both, every parameter but
+the enhancement entropy model is frozen (and in eval mode, so that batch-norm statistics stay as
+trained) and training only minimises the rate, for the same number of steps:
 
-**bpp** (METHOD §5): ``bpp_pixels='frame'`` divides bits by the H·W of the frame given to the
+- **Standalone** (``standalone=True``, METHOD §2): zeros replace ŷ_b: the lower bound on what
+  the side information is worth;
+- **Continued** (``continued=True``, METHOD §8): the true ŷ_b: the control of equal budget.
+  The side-information saving compares Standalone with Continued (like with like), not with
+  the conditional model they started from, whose entropy model trained for fewer steps.
+
+**Rates** (METHOD §5; ttc's vocabulary): ``bpp`` / ``bits`` are actual sizes of real rANS
+strings, present only with ``test_cfg.actual_bits=True``; ``..._estimated`` are likelihood
+estimates. Per layer ``bpp_base``, ``bpp_enhancement`` (and ``_estimated``); the total is
+base + enhancement. ``bpp_pixels='frame'`` divides bits by the H·W of the frame given to the
 model (1024×2048: segmentation); ``'coded'`` by the pixels of the coded, learned-downsampled
-frame (512×1024: Cityscapes reconstruction). Base and enhancement bits are divided by the same
-count, so ``bpp = bpp_base + bpp_enh``.
+frame (512×1024: Cityscapes reconstruction). Both layers are divided by the same count.
 """
 
 from __future__ import annotations
@@ -111,7 +120,7 @@ class FrozenBase(nn.Module):
 
     Args:
         checkpoint: a checkpoint carrying a ``"ttc_codec"`` spec (any ttc trainer's, e.g. the
-            depth base's ``best_rmse_epoch_N.pth``), or its work directory (see
+            depth base's ``best_selection_rmse_epoch_N.pth``), or its work directory (see
             :func:`resolve_checkpoint`). The spec gives the constructor arguments and where
             the weights are; the task head is not rebuilt.
         bottleneck / downsample: constructor arguments, only without ``checkpoint`` (the
@@ -187,21 +196,25 @@ class ScalableTerms:
     y_base: Tensor  #: ŷ_b
     bits_base: Tensor  #: estimated base bits per image, (N,)
     base_input: Tensor  #: what f_b coded
-    enhancement: EnhancementOutput  #: ŷ_e, p(ŷ_e | ŷ_b), g_e(ŷ_e) (None in standalone training)
+    enhancement: EnhancementOutput  #: ŷ_e, p(ŷ_e | ŷ_b), g_e(ŷ_e) (no g_e when only the
+    #: entropy model trains)
     enhancement_input: Tensor  #: what f_e coded
     frame: Tensor  #: the normalised frames
     num_pixels: int  #: the bpp denominator (see ``bpp_pixels``)
 
     @property
-    def bits_enh(self) -> Tensor:
+    def bits_enhancement(self) -> Tensor:
+        """Estimated enhancement bits per image, (N,)."""
         return self.enhancement.bits
 
     @property
     def bpp_base(self) -> Tensor:
+        """Estimated base bpp per image (``bpp_pixels`` denominator)."""
         return self.bits_base / self.num_pixels
 
     @property
-    def bpp_enh(self) -> Tensor:
+    def bpp_enhancement(self) -> Tensor:
+        """Estimated enhancement bpp per image (``bpp_pixels`` denominator)."""
         return self.enhancement.bits / self.num_pixels
 
 
@@ -235,12 +248,18 @@ class EnhancementCodecMixin:
         downsample: Mapping | None,
         codec_loss: Mapping | None,
         standalone: bool,
+        continued: bool,
         bpp_pixels: str,
         synthesis_blocks: int,
         out_channels: int,
     ) -> None:
         if bpp_pixels not in BPP_PIXELS:
             raise ValueError(f"bpp_pixels must be one of {BPP_PIXELS}, got {bpp_pixels!r}")
+        if standalone and continued:
+            raise ValueError(
+                "standalone=True (zeros for ŷ_b) and continued=True (the true ŷ_b) exclude each "
+                "other: one run trains one of the two controls"
+            )
         cfg = {**DEFAULT_ENHANCEMENT_LOSS, **dict(codec_loss or {})}
         unknown = set(cfg) - set(DEFAULT_ENHANCEMENT_LOSS)
         if unknown:
@@ -272,7 +291,8 @@ class EnhancementCodecMixin:
                 f"{self.base.factor}: ŷ_e and ŷ_b must have the same spatial size"
             )
         kwargs = dict(enhancement or {})
-        kwargs.pop("standalone", None)  # the model's own switch decides
+        kwargs.pop("standalone", None)  # the model's own switches decide
+        kwargs.pop("continued", None)
         side = self.base.latent_channels
         if kwargs.setdefault("side_channels", side) != side:
             raise ValueError(
@@ -287,6 +307,11 @@ class EnhancementCodecMixin:
         self._terms = None
         if standalone:
             self.set_standalone()
+        elif continued:
+            self.set_continued()
+        print_log(
+            f"{type(self).__name__}: stage {self.stage}, alpha={self.alpha}", logger="current"
+        )
 
     # -- configuration ----------------------------------------------------------------------
     def _input_normalization(self) -> tuple[list[float], list[float], str]:
@@ -321,20 +346,47 @@ class EnhancementCodecMixin:
         return self.enhancement.standalone
 
     @property
+    def continued(self) -> bool:
+        return self.enhancement.continued
+
+    @property
+    def entropy_model_only(self) -> bool:
+        """Only the enhancement entropy model trains (Standalone or Continued)."""
+        return self.enhancement.entropy_model_only
+
+    @property
+    def stage(self) -> str:
+        """``"conditional"``, ``"standalone"`` or ``"continued"``."""
+        return self.enhancement.stage
+
+    @property
     def requires_load_from(self) -> bool:
-        """Standalone retrains the entropy model of a *trained* conditional model."""
-        return self.standalone
+        """Standalone and Continued retrain the entropy model of a *trained* conditional model
+        (checked by ``TTCCheckpointHook`` before training)."""
+        return self.entropy_model_only
+
+    def ttc_settings(self) -> dict:
+        """What a checkpoint records of this model's training (``meta.ttc``)."""
+        return dict(codec_loss=dict(self.codec_loss_cfg), stage=self.stage)
 
     def set_standalone(self) -> None:
         """Zeros replace ŷ_b; freeze everything but the enhancement entropy model."""
         self.enhancement.set_standalone(True)
+        self._freeze_all_but_the_entropy_model()
+
+    def set_continued(self) -> None:
+        """The true ŷ_b; freeze everything but the enhancement entropy model."""
+        self.enhancement.set_continued(True)
+        self._freeze_all_but_the_entropy_model()
+
+    def _freeze_all_but_the_entropy_model(self) -> None:
         for name, param in self.named_parameters():
             param.requires_grad_(name.startswith("enhancement.entropy_model."))
         self.train(self.training)
 
     def train(self, mode: bool = True):
         super().train(mode)
-        if getattr(self, "enhancement", None) is not None and self.standalone:
+        if getattr(self, "enhancement", None) is not None and self.entropy_model_only:
             # batch-norm statistics and dropout of the frozen parts stay as trained
             for module in self.children():
                 module.train(False)
@@ -346,7 +398,7 @@ class EnhancementCodecMixin:
     def run_codec(self, inputs: Tensor) -> ScalableTerms:
         """Both layers on normalised frames; keeps the terms for :meth:`pop_terms`."""
         y_b, bits_b, x_b = self.base(inputs)
-        frozen_encoder = self.standalone and self.training
+        frozen_encoder = self.entropy_model_only and self.training
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
             x_e = (
                 self.enhancement_downsample(inputs)
@@ -356,7 +408,8 @@ class EnhancementCodecMixin:
             if frozen_encoder:
                 y_e = self.enhancement.encode(x_e)
         if frozen_encoder:
-            # standalone training only minimises the rate: skip g_e and the task network
+            # Standalone / Continued training only minimises the rate: skip g_e and the task
+            # network (ŷ_b is zeros or the true one, as the entropy model's switch says)
             likelihoods = self.enhancement.entropy_model(y_e, y_b).likelihoods
             bits = bits_per_image(likelihoods)
             size = x_e.shape[-2] * x_e.shape[-1]
@@ -378,14 +431,15 @@ class EnhancementCodecMixin:
 
     # -- losses -----------------------------------------------------------------------------
     def rate_losses(self, terms: ScalableTerms) -> dict[str, Tensor]:
-        """``loss_rate = α·(bpp_e + bpp_b)`` (bpp_b is a constant) and the logged rates."""
+        """``loss_rate = α·(bpp_e + bpp_b)`` (bpp_b is a constant) and the logged estimates
+        ``bpp_estimated`` (total), ``bpp_base_estimated``, ``bpp_enhancement_estimated``."""
         bpp_base = terms.bpp_base.mean().detach()
-        bpp_enh = terms.bpp_enh.mean()
+        bpp_enhancement = terms.bpp_enhancement.mean()
         return {
-            "loss_rate": self.alpha * (bpp_enh + bpp_base),
-            "bpp": (bpp_enh + bpp_base).detach(),
-            "bpp_base": bpp_base,
-            "bpp_enh": bpp_enh.detach(),
+            "loss_rate": self.alpha * (bpp_enhancement + bpp_base),
+            "bpp_estimated": (bpp_enhancement + bpp_base).detach(),
+            "bpp_base_estimated": bpp_base,
+            "bpp_enhancement_estimated": bpp_enhancement.detach(),
         }
 
     @staticmethod
@@ -398,19 +452,18 @@ class EnhancementCodecMixin:
 
     # -- results ----------------------------------------------------------------------------
     def attach_rate_results(self, data_samples, terms: ScalableTerms, extra=None) -> None:
-        """Per-image bits / bpp of both layers (estimated; actual with ``actual_bits``)."""
+        """Per-image bits / bpp of both layers: ``bits_base_estimated``,
+        ``bits_enhancement_estimated``, ``bits_estimated`` (total) and the same ``bpp_...``; with
+        ``test_cfg.actual_bits=True`` also the real strings' ``bits_base``,
+        ``bits_enhancement``, ``bits``, ``bpp_base``, ``bpp_enhancement``, ``bpp``."""
         n = terms.num_pixels
         counted = terms.frame if self.bpp_pixels == "frame" else terms.enhancement_input
         shape = tuple(int(s) for s in counted.shape[-2:])
         base = terms.bits_base.detach().float().cpu().tolist()
-        enh = terms.bits_enh.detach().float().cpu().tolist()
+        enh = terms.bits_enhancement.detach().float().cpu().tolist()
         info = [
             dict(
-                bits_base=b,
-                bits_enh=e,
-                bpp_base=b / n,
-                bpp_enh=e / n,
-                bpp=(b + e) / n,
+                _rates(b, e, n, "_estimated"),
                 bpp_pixels=self.bpp_pixels,
                 bpp_shape=shape,
                 coded_shape=tuple(int(s) for s in terms.enhancement_input.shape[-2:]),
@@ -420,13 +473,7 @@ class EnhancementCodecMixin:
         if (self.test_cfg or {}).get("actual_bits", False):
             base_a, enh_a = self.actual_bits(terms)
             for values, b, e in zip(info, base_a, enh_a, strict=True):
-                values.update(
-                    bits_base_actual=float(b),
-                    bits_enh_actual=float(e),
-                    bpp_base_actual=b / n,
-                    bpp_enh_actual=e / n,
-                    bpp_actual=(b + e) / n,
-                )
+                values.update(_rates(float(b), float(e), n, ""))
         for i, (sample, values) in enumerate(zip(data_samples, info, strict=True)):
             if extra is not None:
                 values.update(extra[i])
@@ -465,7 +512,11 @@ class EnhancementCodecMixin:
             channel_order=order,
             base_downsample=base_down,
             enhancement=dict(
-                kwargs={**self.enhancement_kwargs, "standalone": self.standalone},
+                kwargs={
+                    **self.enhancement_kwargs,
+                    "standalone": self.standalone,
+                    "continued": self.continued,
+                },
                 prefix="enhancement.",
                 downsample=enh_down,
                 output=self.enhancement_output_type,
@@ -476,6 +527,19 @@ class EnhancementCodecMixin:
         if network is not None:
             spec["enhancement"]["task_network"] = network
         return spec
+
+
+def _rates(base: float, enhancement: float, pixels: int, suffix: str) -> dict[str, float]:
+    """Bits and bpp of both layers and their total, keys ending in ``suffix``."""
+    total = base + enhancement
+    return {
+        f"bits_base{suffix}": base,
+        f"bits_enhancement{suffix}": enhancement,
+        f"bits{suffix}": total,
+        f"bpp_base{suffix}": base / pixels,
+        f"bpp_enhancement{suffix}": enhancement / pixels,
+        f"bpp{suffix}": total / pixels,
+    }
 
 
 def _check_whole(test_cfg) -> ConfigDict:
@@ -503,7 +567,10 @@ class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
         downsample: the enhancement layer's learned downsample (same factor as the base's).
         codec_loss: ``dict(alpha)``: rate weight on ``bpp_e + bpp_b`` (bpp per frame pixel).
         standalone: the Standalone reference (zeros for ŷ_b, only the enhancement entropy
-            model trains); use with ``load_from`` of a trained conditional model.
+            model trains); needs ``load_from`` of a trained conditional model.
+        continued: the Continued control (the true ŷ_b, only the enhancement entropy model
+            trains, for as many steps as the Standalone); needs ``load_from`` of a trained
+            conditional model. Exclusive with ``standalone``.
         bpp_pixels: ``'frame'`` (default: bits / 1024·2048) or ``'coded'``.
         test_cfg: ``mode='whole'`` only; ``actual_bits=True`` codes every image with the
             real rANS coder; ``coding_order`` (``'wavefront'``).
@@ -524,6 +591,7 @@ class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
         downsample: dict | None = None,
         codec_loss: dict | None = None,
         standalone: bool = False,
+        continued: bool = False,
         bpp_pixels: str = "frame",
         neck: dict | None = None,
         auxiliary_head: dict | None = None,
@@ -554,6 +622,7 @@ class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
             dict(factor=2) if downsample is None else downsample,
             codec_loss,
             standalone,
+            continued,
             bpp_pixels,
             synthesis_blocks=1,
             out_channels=3,
@@ -573,7 +642,7 @@ class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
         return x
 
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        if self.standalone:
+        if self.entropy_model_only:
             # only the entropy model trains: the task loss has no gradient to give it
             return self.rate_losses(self.run_codec(inputs))
         losses = super().loss(inputs, data_samples)
@@ -597,8 +666,8 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
     ``frame ─ downsample ─ f_e ─ ŷ_e (| ŷ_b) ─ g_e (n = 3) ─ x̂`` at the coded resolution
     (half of the frame: 512×1024 for Cityscapes). The target is the frame in [0, 1] RGB,
     bilinearly resized to the coded size (as the base's ``g_a`` target). Loss =
-    ``recon_weight · 255·RMSE + α·(bpp_e + bpp_b)``; predictions carry ``enh_psnr`` (dB, on
-    [0, 1]), the rates, and ``pred_reconstruction`` (the clamped x̂).
+    ``recon_weight · 255·RMSE + α·(bpp_e + bpp_b)``; predictions carry ``psnr_scalable`` (dB,
+    on [0, 1]), the rates, and ``pred_reconstruction`` (the clamped x̂).
 
     Args: as :class:`TTCEnhancementSegmentor` without the task network; ``bpp_pixels``
     defaults to ``'coded'`` (bits / 512·1024, METHOD §5); ``recon_weight`` weighs the
@@ -615,6 +684,7 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
         downsample: dict | None = None,
         codec_loss: dict | None = None,
         standalone: bool = False,
+        continued: bool = False,
         bpp_pixels: str = "coded",
         recon_weight: float = 1.0,
         train_cfg: dict | None = None,
@@ -632,6 +702,7 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
             dict(factor=2) if downsample is None else downsample,
             codec_loss,
             standalone,
+            continued,
             bpp_pixels,
             synthesis_blocks=3,
             out_channels=3,
@@ -661,12 +732,12 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
         terms = self.run_codec(inputs)
         self._terms = None
         losses = {}
-        if not self.standalone:
+        if not self.entropy_model_only:
             output, target = terms.enhancement.output, self.target(terms)
             rec = reconstruction_rmse(output, target)
             losses["loss_recon"] = self.recon_weight * rec.mean()
-            # logged as recon_psnr (not psnr, the validation metric that `ttc rd` collects)
-            losses["recon_psnr"] = psnr(output.detach(), target).mean()
+            # logged, not optimised: the PSNR of the enhancement layer's reconstruction
+            losses["psnr_scalable"] = psnr(output.detach(), target).mean()
         return self._merge(losses, self.rate_losses(terms))
 
     def predict(self, inputs: Tensor, data_samples=None):
@@ -678,7 +749,7 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
             data_samples = [SegDataSample() for _ in range(inputs.shape[0])]
         for sample, image in zip(data_samples, output, strict=True):
             sample.set_data(dict(pred_reconstruction=PixelData(data=image)))
-        self.attach_rate_results(data_samples, terms, extra=[dict(enh_psnr=v) for v in values])
+        self.attach_rate_results(data_samples, terms, extra=[dict(psnr_scalable=v) for v in values])
         return data_samples
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:

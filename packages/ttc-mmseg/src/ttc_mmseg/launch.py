@@ -1,7 +1,16 @@
-"""What ``tools/train.py`` and ``tools/test.py`` run: MMSegmentation's launchers, plus two checks.
+"""What ``tools/train.py`` and ``tools/test.py`` run: MMSegmentation's launchers, plus the
+evaluation protocol and two checks.
 
 The commands take the same arguments as MMSeg's ``tools/train.py`` / ``tools/test.py`` and run
-the same ``Runner``; the configs work with MMSeg's own tools as well. Differences:
+the same ``Runner``; the configs work with MMSeg's own tools as well (which train, select on the
+selection split and stop, but write no report). Differences:
+
+0. **The reported evaluation.** After ``runner.train()``, ``train`` evaluates the checkpoint
+   chosen on the selection split (``best_ckpt``, else the final model) **once** on
+   ``test_dataloader`` with real bitstreams and writes ``work_dir/ttc_report.json``
+   (:func:`ttc_mmseg.selection.report`; ``--no-report`` skips it). Before training, a config
+   that would select on the reported split is refused
+   (:func:`ttc_mmseg.selection.check_protocol`).
 
 1. **Config check.** A config that uses ttc types but lacks
    ``custom_imports = dict(imports=['ttc_mmseg'])`` fails up front with that fix in the
@@ -27,6 +36,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
+from .selection import check_protocol, report
+
 __all__ = [
     "TTCConfigError",
     "check_config",
@@ -38,6 +49,8 @@ __all__ = [
 ]
 
 PLUGIN = "ttc_mmseg"
+#: ``--amp``: the mixed-precision wrapper of each fp32 wrapper
+AMP_WRAPPERS = {"OptimWrapper": "AmpOptimWrapper", "TTCOptimWrapper": "TTCAmpOptimWrapper"}
 IMPORTS_HINT = f"custom_imports = dict(imports=['{PLUGIN}'], allow_failed_imports=False)"
 
 
@@ -58,6 +71,8 @@ def ttc_types() -> set[str]:
         registry.TRANSFORMS,
         registry.METRICS,
         registry.HOOKS,
+        registry.OPTIM_WRAPPERS,
+        registry.OPTIM_WRAPPER_CONSTRUCTORS,
     ):
         for name, cls in reg.module_dict.items():
             if getattr(cls, "__module__", "").startswith(PLUGIN + "."):
@@ -186,26 +201,50 @@ def train(argv: Sequence[str] | None = None):
         default=False,
         help="enable automatic-mixed-precision training",
     )
+    parser.add_argument(
+        "--no-report",
+        action="store_true",
+        default=False,
+        help="do not evaluate the chosen checkpoint on the test split after training "
+        "(no ttc_report.json)",
+    )
     _common_args(parser)
     args = parser.parse_args(argv)
     cfg = _load(args.config, args)
+    try:
+        warning = check_protocol(cfg)
+    except ValueError as exc:
+        raise TTCConfigError(f"{args.config}: {exc}") from exc
+    if warning:
+        print_log(f"{args.config}: {warning}", logger="current", level=logging.WARNING)
     if args.amp:
-        if cfg.optim_wrapper.type == "AmpOptimWrapper":
+        if cfg.optim_wrapper.type in AMP_WRAPPERS.values():
             print_log(
                 "AMP training is already enabled in your config.",
                 logger="current",
                 level=logging.WARNING,
             )
-        elif cfg.optim_wrapper.type != "OptimWrapper":
+        elif cfg.optim_wrapper.type not in AMP_WRAPPERS:
             raise TTCConfigError(
-                f"--amp needs optim_wrapper.type='OptimWrapper', got {cfg.optim_wrapper.type!r}"
+                f"--amp needs optim_wrapper.type in {sorted(AMP_WRAPPERS)}, got "
+                f"{cfg.optim_wrapper.type!r}"
             )
         else:
-            cfg.optim_wrapper.type = "AmpOptimWrapper"
+            cfg.optim_wrapper.type = AMP_WRAPPERS[cfg.optim_wrapper.type]
             cfg.optim_wrapper.loss_scale = "dynamic"
     cfg.resume = args.resume
     runner = _build_runner(cfg)
     runner.train()
+    if args.no_report:
+        return runner
+    if cfg.get("test_dataloader") is None:
+        print_log(
+            "no test_dataloader: no reported evaluation (ttc_report.json) for this run",
+            logger="current",
+            level=logging.WARNING,
+        )
+        return runner
+    report(runner)
     return runner
 
 

@@ -2,11 +2,17 @@
 
 - :class:`DisparityRMSEMetric`: the paper's disparity RMSE on valid pixels, plus the
   δ < 1.25ⁿ accuracies (``delta1..3``) of mmseg's ``DepthMetric``.
-- :class:`RateMetric`: the mean bits per pixel (estimated from the likelihoods, and from
-  the real rANS bitstream when the segmentor's ``test_cfg.actual_bits=True``) and the PSNR of
-  the direct reconstruction ``g_a(ŷ_b)``; for the scalable (enhancement) models the total
-  ``bpp`` = base + enhancement with ``bpp_base`` / ``bpp_enh``, and the PSNR of the
-  enhancement reconstruction. mmseg's ``IoUMetric`` gives the segmentation enhancement's mIoU.
+- :class:`RateMetric`: the mean bits per pixel, in ttc's rate vocabulary: ``bpp`` is the rate
+  of **real rANS bitstreams** and is present only when the segmentor coded them
+  (``test_cfg.actual_bits=True``); ``bpp_estimated`` is the likelihood estimate. For the
+  scalable (enhancement) models the totals are base + enhancement, with ``bpp_base`` /
+  ``bpp_enhancement`` (and their ``_estimated``). ``psnr_direct`` is the PSNR of the direct
+  reconstruction ``g_a(ŷ_b)``, ``psnr_scalable`` that of the enhancement layer's
+  reconstruction. mmseg's ``IoUMetric`` gives the segmentation enhancement's mIoU.
+
+In the shipped configs the periodic evaluations run on the selection split with
+``prefix='selection'`` (``selection/rmse``, ``selection/bpp_estimated``, ...); the reported
+split's evaluation has no prefix (see :mod:`ttc_mmseg.selection`).
 
 **Units.** The model predicts the paper's target ``t = (p − 1)/32768 = d/128`` (``d`` = disparity
 in pixels of the 2048-wide frame). ``rmse = scale · sqrt(Σ(t̂ − t)² / n)`` over the valid pixels
@@ -134,31 +140,35 @@ class DisparityRMSEMetric(BaseMetric):
         return metrics
 
 
-#: per-image key on the predictions → (metric key, label in the log)
-RATE_KEYS = (
-    ("bpp", "bpp", "bpp (estimated)"),
-    ("bpp_actual", "bpp_actual", "bpp (actual)"),
-    ("bpp_base", "bpp_base", "base bpp (estimated)"),
-    ("bpp_enh", "bpp_enh", "enhancement bpp (estimated)"),
-    ("bpp_base_actual", "bpp_base_actual", "base bpp (actual)"),
-    ("bpp_enh_actual", "bpp_enh_actual", "enhancement bpp (actual)"),
-    ("recon_psnr", "psnr", "recon PSNR [dB]"),
-    ("enh_psnr", "psnr", "enhancement PSNR [dB]"),
-)
+#: per-image key on the predictions (= the metric's key) → label in the log
+RATE_KEYS = {
+    "bpp": "bpp (actual)",
+    "bpp_estimated": "bpp (estimated)",
+    "bpp_base": "base bpp (actual)",
+    "bpp_base_estimated": "base bpp (estimated)",
+    "bpp_enhancement": "enhancement bpp (actual)",
+    "bpp_enhancement_estimated": "enhancement bpp (estimated)",
+    "psnr_direct": "direct reconstruction PSNR [dB]",
+    "psnr_scalable": "scalable reconstruction PSNR [dB]",
+}
 
 
 @METRICS.register_module()
 class RateMetric(BaseMetric):
     """Mean bits per pixel (and the reconstruction PSNR) of a ttc model.
 
-    Reads what the ttc segmentors put into each prediction:
+    Reads what the ttc segmentors put into each prediction and averages it over the frames,
+    under the same names:
 
-    - base layer (``TTCDepthEstimator``): ``bpp`` (estimated), ``bpp_actual`` (real bitstream;
-      only with the segmentor's ``test_cfg.actual_bits=True``) and ``recon_psnr``, the PSNR of
-      the direct reconstruction ``g_a(ŷ_b)`` (output key ``psnr``);
-    - scalable models (``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancer``): ``bpp`` =
-      base + enhancement, ``bpp_base``, ``bpp_enh`` (and their ``*_actual``), and for the
-      reconstruction enhancement ``enh_psnr``, the PSNR of ``g_e(ŷ_e)`` (output key ``psnr``).
+    - base layer (``TTCDepthEstimator``): ``bpp_estimated``, ``psnr_direct`` (PSNR of the
+      direct reconstruction ``g_a(ŷ_b)``) and, only with the segmentor's
+      ``test_cfg.actual_bits=True``, ``bpp`` (real bitstreams);
+    - scalable models (``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancer``):
+      ``bpp_estimated`` = base + enhancement, ``bpp_base_estimated``,
+      ``bpp_enhancement_estimated``, with real bits ``bpp``, ``bpp_base``, ``bpp_enhancement``;
+      for the reconstruction enhancement ``psnr_scalable``, the PSNR of ``g_e(ŷ_e)``.
+
+    No result is called ``bpp`` unless real bits were coded for every frame.
 
     PSNRs are means of per-image values in dB on [0, 1] RGB at the coded (half) resolution.
     The denominator of the bpp is stated in the log: the frame's pixels for depth and
@@ -172,13 +182,14 @@ class RateMetric(BaseMetric):
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
-            if "bpp" not in sample:
+            if "bpp_estimated" not in sample:
                 raise KeyError(
-                    "RateMetric: the predictions carry no 'bpp'; evaluate a ttc segmentor "
+                    "RateMetric: the predictions carry no 'bpp_estimated'; evaluate a ttc "
+                    "segmentor "
                     "(model.type='TTCDepthEstimator', 'TTCEnhancementSegmentor' or "
                     "'TTCReconstructionEnhancer') or drop RateMetric from the evaluator"
                 )
-            record = {key: float(sample[key]) for key, _, _ in RATE_KEYS if key in sample}
+            record = {key: float(sample[key]) for key in RATE_KEYS if key in sample}
             if "bpp_pixels" in sample:
                 h, w = sample["bpp_shape"]
                 record["pixels"] = f"{sample['bpp_pixels']} pixels, {h}×{w}"
@@ -187,21 +198,21 @@ class RateMetric(BaseMetric):
     def compute_metrics(self, results: list) -> dict[str, float]:
         logger: MMLogger = MMLogger.get_current_instance()
         metrics: dict[str, float] = {}
-        labels = {}
-        for key, name, label in RATE_KEYS:
+        for key in RATE_KEYS:
             values = [r[key] for r in results if key in r]
-            if values:
-                if name in metrics:
-                    raise ValueError(f"RateMetric: two kinds of results map to {name!r}")
-                metrics[name] = sum(values) / len(values)
-                labels[name] = label
+            if not values:
+                continue
+            if len(values) != len(results):
+                # a mean over some frames only would not be the rate of the evaluated set
+                raise ValueError(f"RateMetric: {len(values)} of {len(results)} frames have {key!r}")
+            metrics[key] = sum(values) / len(values)
         pixels = sorted({r["pixels"] for r in results if "pixels" in r})
         denominator = "; ".join(pixels) if pixels else "frame pixels"
         print_log(
             "\n"
             + _table(
                 f"rate over {len(results)} frames (bits / {denominator}):",
-                {labels[k]: v for k, v in metrics.items()},
+                {RATE_KEYS[k]: v for k, v in metrics.items()},
             ),
             logger=logger,
         )

@@ -2,10 +2,18 @@
 
 ``loss = task loss + α·bpp + β·rec``: :class:`TTCDepthEstimator` adds ``loss_rate`` and
 ``loss_recon`` to mmseg's ``DepthEstimator`` losses (MMEngine sums every key containing
-``loss``) and logs ``bpp``, ``recon_rmse`` and ``recon_psnr`` (no ``loss`` in their names, so
-they are logged, not optimised). Predictions carry per-image ``bpp`` (estimated from the
-likelihoods), ``bits``, ``recon_psnr`` and, with ``test_cfg.actual_bits=True``, ``bits_actual``
-/ ``bpp_actual`` from the real rANS coder of ttc-core.
+``loss``) and logs ``bpp_estimated``, ``recon_rmse`` and ``psnr_direct`` (no ``loss`` in their
+names, so they are logged, not optimised).
+
+Rate vocabulary (the same in every ttc package): ``bpp`` / ``bits`` are **actual** sizes of real
+rANS bitstreams and appear only when real bits were coded (``test_cfg.actual_bits=True``);
+``bpp_estimated`` / ``bits_estimated`` are the likelihood estimates; ``psnr_direct`` is the PSNR
+of the direct reconstruction ``g_a(ŷ_b)``. Predictions carry these per image.
+
+**The β in force is the β shown.** ``codec_loss.mode='baseline'`` needs ``beta=0.0``: a non-zero
+β (for instance the default 0.1 inherited from a Proposed config) is refused when the model is
+built. The mode, α, β and the probe weight in force are logged then, and stored in every
+checkpoint by :class:`~ttc_mmseg.hooks.TTCCheckpointHook` (``meta.ttc``).
 
 :class:`CodecSegmentorMixin` holds everything that does not depend on the task, so that other
 segmentors (the enhancement stage's ``EncoderDecoder`` subclasses) can reuse it.
@@ -15,12 +23,14 @@ from __future__ import annotations
 
 import torch
 from mmengine.config import ConfigDict
+from mmengine.logging import print_log
 from mmseg.models.segmentors import DepthEstimator
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ttc_core.checkpoint import make_codec_spec
 from ttc_core.losses import RateLoss, ReconstructionReward, psnr
+from ttc_core.optim import probe_parameters
 
 from .backbone import CodecTerms, TTCBackbone
 
@@ -47,9 +57,29 @@ class CodecSegmentorMixin:
             raise ValueError(
                 f"unknown codec_loss keys {sorted(unknown)}; known: {sorted(DEFAULT_CODEC_LOSS)}"
             )
+        try:
+            self.rate_loss = RateLoss(cfg["alpha"])
+            self.recon_reward = ReconstructionReward(cfg["beta"], cfg["mode"], cfg["probe_weight"])
+        except ValueError as exc:
+            hint = ""
+            if cfg["mode"] == "baseline" and cfg["beta"] != 0:
+                hint = (
+                    " A Baseline config must say model.codec_loss=dict(mode='baseline', "
+                    "beta=0.0, ...): the β of a Proposed config (or the default "
+                    f"{DEFAULT_CODEC_LOSS['beta']}) is not inherited silently."
+                )
+            raise ValueError(f"model.codec_loss={cfg}: {exc}.{hint}") from exc
         self.codec_loss_cfg = cfg
-        self.rate_loss = RateLoss(cfg["alpha"])
-        self.recon_reward = ReconstructionReward(cfg["beta"], cfg["mode"], cfg["probe_weight"])
+        print_log(
+            f"{type(self).__name__}: codec loss in force: mode={cfg['mode']}, "
+            f"alpha={cfg['alpha']}, beta={cfg['beta']}"
+            + (
+                f", probe_weight={cfg['probe_weight']} (g_a on a detached ŷ_b)"
+                if cfg["mode"] == "baseline"
+                else ""
+            ),
+            logger="current",
+        )
         self.backbone.detach_reconstruction = self.recon_reward.detach_latent
         mean, std = self._input_normalization()
         self.backbone.set_input_normalization(mean, std)
@@ -61,10 +91,22 @@ class CodecSegmentorMixin:
             return pre.mean.flatten().tolist(), pre.std.flatten().tolist()
         return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
 
+    def ttc_settings(self) -> dict:
+        """What a checkpoint records of this model's training (``meta.ttc``)."""
+        return dict(codec_loss=dict(self.codec_loss_cfg))
+
+    def probe_parameters(self) -> list:
+        """The Baseline's probe ``g_a`` (kept apart by ``TTCOptimWrapperConstructor``); none in
+        Proposed mode, where ``g_a`` is part of the objective."""
+        if self.recon_reward.mode != "baseline":
+            return []
+        return probe_parameters(self)
+
     # -- training ---------------------------------------------------------------------------
     def codec_losses(self, terms: CodecTerms) -> dict[str, Tensor]:
-        """``loss_rate``, ``loss_recon`` and the logged ``bpp``, ``recon_rmse``, ``recon_psnr``."""
-        losses = dict(self.rate_loss(terms.bpp))
+        """``loss_rate``, ``loss_recon`` and the logged ``bpp_estimated``, ``recon_rmse``,
+        ``psnr_direct``."""
+        losses = dict(self.rate_loss(terms.bpp_estimated))
         recon = terms.output.reconstruction
         if recon is not None:
             losses.update(self.recon_reward(recon, self.backbone.reconstruction_target(terms)))
@@ -72,17 +114,21 @@ class CodecSegmentorMixin:
 
     # -- inference --------------------------------------------------------------------------
     def attach_codec_results(self, data_samples, terms: CodecTerms) -> None:
-        """Per-image rate (and direct-reconstruction PSNR) into each prediction's metainfo."""
-        bits = terms.bits.detach().float().cpu()
-        info = [dict(bits=float(b), bpp=float(b) / terms.num_pixels) for b in bits]
+        """Per-image rate (and direct-reconstruction PSNR) into each prediction's metainfo:
+        ``bits_estimated``, ``bpp_estimated``, ``psnr_direct``; ``bits`` and ``bpp`` (real
+        bitstreams) only with ``test_cfg.actual_bits=True``."""
+        bits = terms.bits_estimated.detach().float().cpu()
+        info = [
+            dict(bits_estimated=float(b), bpp_estimated=float(b) / terms.num_pixels) for b in bits
+        ]
         if terms.output.reconstruction is not None:
             target = self.backbone.reconstruction_target(terms)
             for i, value in enumerate(psnr(terms.output.reconstruction.detach(), target).cpu()):
-                info[i]["recon_psnr"] = float(value)
+                info[i]["psnr_direct"] = float(value)
         if self.test_cfg.get("actual_bits", False):
             for i, n_bits in enumerate(self.actual_bits(terms.coded_input)):
-                info[i]["bits_actual"] = float(n_bits)
-                info[i]["bpp_actual"] = float(n_bits) / terms.num_pixels
+                info[i]["bits"] = float(n_bits)
+                info[i]["bpp"] = float(n_bits) / terms.num_pixels
         for sample, values in zip(data_samples, info, strict=True):
             values["coded_shape"] = tuple(int(s) for s in terms.coded_input.shape[-2:])
             sample.set_metainfo(values)
@@ -121,8 +167,10 @@ class TTCDepthEstimator(CodecSegmentorMixin, DepthEstimator):
     Args:
         codec_loss: ``dict(alpha, beta, mode, probe_weight)``: rate weight α (on the bpp of
             the frame), reconstruction weight β, ``mode='proposed'`` (the reward reaches the
-            encoder) or ``'baseline'`` (β = 0 for the encoder; ``g_a`` is trained as a probe on
-            a detached ŷ_b with ``probe_weight``).
+            encoder) or ``'baseline'`` (``beta`` must be 0.0, refused otherwise; ``g_a`` is
+            trained as a probe on a detached ŷ_b with ``probe_weight``, and
+            ``optim_wrapper.constructor='TTCOptimWrapperConstructor'`` keeps it out of the
+            gradient clip of the other parameters).
         test_cfg: ``mode`` must be ``'whole'`` (mmseg 1.2.2's ``DepthEstimator.inference``
             ignores ``'slide'``, and the rate is per frame); ``actual_bits=True`` also runs the
             real coder on every image (slow: the context model decodes serially);

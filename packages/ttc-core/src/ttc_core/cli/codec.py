@@ -147,8 +147,9 @@ def _decompress(argv: Sequence[str] | None) -> int:
     p = argparse.ArgumentParser(
         prog="ttc decompress",
         description="Decode a .ttc file. To an image (.png/.jpg): the enhancement output when the "
-        "file has an enhancement layer, else the direct reconstruction g_a(ŷ_b). To a tensor "
-        "file (.pt): every decoded tensor (latents, pseudo-image, reconstruction, enhancement).",
+        "file has an enhancement layer, else the direct reconstruction g_a(ŷ_b), at the input's "
+        "size. To a tensor file (.pt): every decoded tensor (latents, pseudo-image, "
+        "reconstruction, enhancement).",
     )
     p.add_argument("stream", help=".ttc file")
     p.add_argument("-c", "--checkpoint", required=True, help="the checkpoint that encoded it")
@@ -164,6 +165,13 @@ def _decompress(argv: Sequence[str] | None) -> int:
         action="store_true",
         help="write the assisted task's output (e.g. a segmentation map) computed by the "
         "checkpoint's task decoder from the decoded enhancement layer",
+    )
+    p.add_argument(
+        "--coded-size",
+        action="store_true",
+        help="write an image at the size the layer coded it (e.g. half the input when a "
+        "learned 2x downsample precedes the analysis transform); default: the input's size, "
+        "recorded in the stream, by bilinear resizing",
     )
     args = p.parse_args(argv)
     with open(args.stream, "rb") as f:
@@ -194,6 +202,16 @@ def _decompress(argv: Sequence[str] | None) -> int:
                     "image: write a .pt tensor file instead"
                 )
             image = out.enhancement_output
+        size = (out.header.height, out.header.width)
+        if not args.coded_size and tuple(image.shape[-2:]) != size:
+            import torch.nn.functional as F
+
+            _log(
+                f"resized the decoded {image.shape[-2]}×{image.shape[-1]} image to the input's "
+                f"{size[0]}×{size[1]} (--coded-size keeps the coded size)"
+            )
+            image = F.interpolate(image, size=size, mode="bilinear", align_corners=False)
+            image = image.clamp(0, 1)
         _write_image(image, args.output)
     _log(f"wrote {args.output}")
     return 0

@@ -197,8 +197,9 @@ def report_record(run: str | Path, keys: Sequence[str]) -> tuple[Record, dict[st
             "end of training (tools/train_net.py, tools/train.py with a selection split); "
             "train with them, or use --select last for the last evaluation as logged"
         )
-    record = Record(_flatten({k: v for k, v in report.items() if k != "selection"}),
-                    folder / REPORT_FILE, 0)
+    record = Record(
+        _flatten({k: v for k, v in report.items() if k != "selection"}), folder / REPORT_FILE, 0
+    )
     missing = [k for k in keys if not _is_number(record.values.get(k))]
     if missing:
         shown = ", ".join(sorted(k for k, v in record.values.items() if _is_number(v)))

@@ -29,8 +29,8 @@ ttc adds, all optional when *reading* (a plain CompressAI file loads too), and o
 
 **Files of format ``ttc-rd/1``** (ttc 0.1) load unchanged in meaning: where they say
 ``"bpp_source": "estimated"``, their ``bpp`` (and per-layer) columns were estimates and are
-read as ``bpp_estimated`` (and ``bpp_base_estimated``, ...); saving writes ``ttc-rd/2``. ``ttc rd upgrade FILE...``
-rewrites them in place.
+read as ``bpp_estimated`` (and ``bpp_base_estimated``, ...); saving writes ``ttc-rd/2``.
+``ttc rd upgrade FILE...`` rewrites them in place.
 
 Unknown top-level keys are kept on load and written back on save.
 """

@@ -59,6 +59,7 @@ def plot_rd(
     if not everything:
         raise ValueError("nothing to plot: give at least one RD curve")
     metric = metric or everything[0].metric
+
     def rate_of(curve: RDCurve) -> str:
         return rate_key or curve.rate_key
 

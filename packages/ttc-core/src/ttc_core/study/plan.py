@@ -89,7 +89,10 @@ def _d2_rates(layers: bool) -> dict[str, str]:
 
 
 _SEG = _MMSEG_DEMO + "ttc-enh{}_deeplabv3_r18-d8_1xb4-30e_synthetic-cityscapes-seg-64x128.py"
-_REC = _MMSEG_DEMO + "ttc-enh-recon{}_synthesis-n3_1xb4-30e_synthetic-cityscapes-halfres-recon-64x128.py"
+_REC = (
+    _MMSEG_DEMO
+    + "ttc-enh-recon{}_synthesis-n3_1xb4-30e_synthetic-cityscapes-halfres-recon-64x128.py"
+)
 _DEPTH = _MMSEG_DEMO + "ttc-{}_lraspp_m-v3-d8_1xb4-35e_synthetic-cityscapes-disparity-64x128.py"
 _DET = _D2_DEMO + "ttc_{}_R_18_FPN_demo_synthetic-coco.yaml"
 _COCO_REC = _D2_DEMO + "ttc_enhancement-recon{}_demo_synthetic-coco.yaml"
@@ -186,7 +189,40 @@ class Scale:
     device: str = "cpu"
 
 
+_MMSEG_SMOKE = (
+    "--cfg-options",
+    "train_cfg.max_epochs=2",
+    "train_cfg.val_interval=1",
+    "default_hooks.checkpoint.interval=2",
+)
+_D2_SMOKE = ("SOLVER.MAX_ITER", "6", "TEST.EVAL_PERIOD", "3", "SOLVER.CHECKPOINT_PERIOD", "6")
+
 SCALES: dict[str, Scale] = {
+    # the whole pipeline in a few minutes (tests/e2e): tiny data and schedules, learns nothing
+    "smoke": Scale(
+        "smoke",
+        seeds=(0,),
+        cityscapes=(12, 4, (64, 128)),
+        coco=(12, 4, (128, 176)),
+        alphas={
+            "cityscapes_depth": (0.1, 1.0),
+            "cityscapes_segmentation": (0.3, 3.0),
+            "cityscapes_scalable_reconstruction": (4.0, 32.0),
+            "coco_detection": (0.1, 1.0),
+            "coco_scalable_reconstruction": (4.0, 32.0),
+        },
+        options={
+            **{
+                e: _MMSEG_SMOKE
+                for e in (
+                    "cityscapes_depth",
+                    "cityscapes_segmentation",
+                    "cityscapes_scalable_reconstruction",
+                )
+            },
+            **{e: _D2_SMOKE for e in ("coco_detection", "coco_scalable_reconstruction")},
+        },
+    ),
     # `make demo`: one seed, every experiment, about 15 minutes on 2 CPU cores
     "demo": Scale(
         "demo",

@@ -210,7 +210,9 @@ def side_information_savings(
         cont = variants.get(f"{method} continued", {}).get(seed)
         if alone is None or cont is None:
             continue
-        key = "bpp_enhancement" if "bpp_enhancement" in cont.results else "bpp_enhancement_estimated"
+        key = (
+            "bpp_enhancement" if "bpp_enhancement" in cont.results else "bpp_enhancement_estimated"
+        )
         rows = []
         # points are matched by run (the α of the conditional model both started from)
         by_alpha = {_alpha_of(p): i for i, p in enumerate(alone.provenance or [])}
@@ -243,7 +245,7 @@ def _alpha_of(provenance: Mapping[str, Any]) -> str:
 
 
 def beats_trivial(metric: str, value: float, trivial: float, higher: bool) -> bool:
-    """Whether ``value`` clearly beats the trivial predictor's ``trivial`` (:data:`CLEAR_MARGIN`)."""
+    """Whether ``value`` clearly beats the trivial predictor's score (:data:`CLEAR_MARGIN`)."""
     margin = CLEAR_MARGIN.get(metric)
     if metric == "rmse":
         return value <= margin * trivial
@@ -301,7 +303,8 @@ def render_report(summary: Mapping[str, Any]) -> str:
         "bits(Standalone), mean over rate points per seed. The measured columns code the",
         "conditional model's ŷ_e with the true ŷ_b, zeros, or another image's ŷ_b (no training).",
         "",
-        "| experiment | base | Standalone vs Continued | measured: vs zeros | measured: vs other ŷ_b |",
+        "| experiment | base | Standalone vs Continued | measured: vs zeros "
+        "| measured: vs other ŷ_b |",
         "| --- | --- | --- | --- | --- |",
     ]
     for name, by_method in summary["side_information"].items():
@@ -314,7 +317,8 @@ def render_report(summary: Mapping[str, Any]) -> str:
         "",
         "## Task metrics against trivial predictors",
         "",
-        "| experiment | metric | trivial predictor | trivial | models (min … max) | all clearly better |",
+        "| experiment | metric | trivial predictor | trivial | models (min … max) "
+        "| all clearly better |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, t in summary["trivial"].items():
@@ -322,6 +326,23 @@ def render_report(summary: Mapping[str, Any]) -> str:
             f"| {name} | {t['metric']} | {t['predictor']} | {_fmt(t['trivial'])} | "
             f"{_fmt(t['min'])} … {_fmt(t['max'])} | {'yes' if t['all_beat'] else 'no'} |"
         )
+    example = summary.get("example")
+    if example:
+        h, w = example["input_size"]
+        dh, dw = example["decoded_size"]
+        lines += [
+            "",
+            "## Example file",
+            "",
+            f"`{example['input']}` ({h}×{w}) coded with both layers of `{example['checkpoint']}`"
+            f" into {example['bytes']} bytes; `ttc decompress` wrote `{example['decoded']}` "
+            f"({dh}×{dw}: the input's size; the enhancement codes half the resolution and the "
+            "decoder resizes back, `--coded-size` keeps it).",
+            "",
+            "```",
+            example["info"],
+            "```",
+        ]
     lines += ["", "## RD points", ""]
     for name, variants in summary["points"].items():
         lines += [f"### {name}", "", "| variant | seed | bpp | bpp_estimated | metric |"]
@@ -360,4 +381,3 @@ def curve_points(curve: RDCurve) -> list[dict[str, float]]:
         }
         for i in range(len(curve))
     ]
-

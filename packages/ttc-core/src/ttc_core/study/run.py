@@ -158,11 +158,53 @@ def run_study(
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(state, indent=2))
     summary = _summarise(scale, out, measured, state, command or "", _commit(repo))
+    summary["example"] = _example(scale, out, data)
     path = rep.write_json(out / "summary.json", summary)
     (out / "report.md").write_text(rep.render_report(json.loads(path.read_text())))
     _plots(scale, out)
     log(f"report: {out / 'report.md'}")
     return path
+
+
+def _example(scale: Scale, out: Path, data: Path) -> dict[str, Any] | None:
+    """A real ``.ttc`` file of both layers and the image it decodes to (``OUT/example/``)."""
+    import contextlib
+    import io
+    import shutil
+
+    from PIL import Image
+
+    from ..cli import main as ttc
+
+    name = "cityscapes_scalable_reconstruction"
+    if name not in scale.experiments:
+        return None
+    folder = run_dir(out, name, "Proposed-base", scale.seeds[0], "conditional")
+    run = _alpha_dir(folder, middle_alpha(scale, name))
+    if not (run / "ttc_report.json").is_file():
+        return None
+    ckpt = selected_checkpoint(run)
+    image = _images(data, name)[1][0]
+    example = out / "example"
+    example.mkdir(parents=True, exist_ok=True)
+    shutil.copy(image, example / "input.png")
+    stream, decoded = example / "frame.ttc", example / "decoded.png"
+    text = io.StringIO()
+    with contextlib.redirect_stdout(text), contextlib.redirect_stderr(io.StringIO()):
+        rc = ttc(["compress", str(image), "-c", str(ckpt), "-o", str(stream), "--layers", "all"])
+        rc = rc or ttc(["info", str(stream)])
+        rc = rc or ttc(["decompress", str(stream), "-c", str(ckpt), "-o", str(decoded)])
+    if rc:
+        raise StudyError(f"coding the example with {ckpt} failed (exit {rc})")
+    return {
+        "checkpoint": str(ckpt),
+        "input": str(example / "input.png"),
+        "input_size": list(Image.open(image).size[::-1]),
+        "decoded": str(decoded),
+        "decoded_size": list(Image.open(decoded).size[::-1]),
+        "bytes": stream.stat().st_size,
+        "info": text.getvalue().strip(),
+    }
 
 
 def _images(data: Path, experiment: str) -> tuple[list[Path], list[Path]]:
@@ -183,13 +225,19 @@ def _measure(scale: Scale, out: Path, data: Path) -> dict[str, Any]:
         exp = EXPERIMENTS[name]
         train, val = _images(data, name)
         if name == "cityscapes_depth":
-            measured["trivial"][name] = ("mean training disparity", trivial.mean_disparity_rmse(city))
+            measured["trivial"][name] = (
+                "mean training disparity",
+                trivial.mean_disparity_rmse(city),
+            )
             measured["trivial"]["cityscapes_direct_reconstruction"] = (
                 "mean training colour (at the coded half resolution)",
                 trivial.mean_colour_psnr(train, val, scale=0.5),
             )
         elif name == "cityscapes_segmentation":
-            measured["trivial"][name] = ("majority training class", trivial.majority_class_miou(city))
+            measured["trivial"][name] = (
+                "majority training class",
+                trivial.majority_class_miou(city),
+            )
         elif name == "cityscapes_scalable_reconstruction":
             measured["trivial"][name] = (
                 "mean training colour (at the coded half resolution)",
@@ -250,9 +298,7 @@ def _summarise(
             summary["bd_rates"][name] = {
                 "pchip": bd["summary"]["pchip"],
                 "cubic": bd["summary"]["cubic"],
-                "overlap": rep.spread(
-                    [100 * v for v in bd["overlap"].values], len(scale.seeds)
-                ),
+                "overlap": rep.spread([100 * v for v in bd["overlap"].values], len(scale.seeds)),
                 "per_seed": bd["per_seed"],
             }
         if name in EXPERIMENTS and EXPERIMENTS[name].is_enhancement:
@@ -261,10 +307,12 @@ def _summarise(
             for method in BASE_METHODS:
                 controls = rep.side_information_savings(variants, method, scale.seeds)
 
-                def per_seed(field: str, method: str = method) -> rep.Spread:
+                def per_seed(field: str, method: str = method, si: dict = si) -> rep.Spread:
                     values = []
                     for seed in scale.seeds:
-                        rows = [v[field] for k, v in si.items() if k.startswith(f"{method}|{seed}|")]
+                        rows = [
+                            v[field] for k, v in si.items() if k.startswith(f"{method}|{seed}|")
+                        ]
                         values.append(100 * sum(rows) / len(rows) if rows else None)
                     return rep.spread(values, len(scale.seeds))
 
@@ -295,8 +343,7 @@ def _summarise(
                 "max": max(values) if values else None,
                 "all_beat": bool(values)
                 and all(
-                    rep.beats_trivial(curve.metric, x, value, info.higher_is_better)
-                    for x in values
+                    rep.beats_trivial(curve.metric, x, value, info.higher_is_better) for x in values
                 ),
             }
     return summary
@@ -316,7 +363,9 @@ def _plots(scale: Scale, out: Path) -> None:
             c.name = f"{c.name} s{f.stem.rsplit('seed', 1)[-1]}"
             curves.append(c)
         if curves:
-            plot_rd(curves, out / "figures" / f"{folder.name}.png", title=folder.name.replace("_", " "))
+            plot_rd(
+                curves, out / "figures" / f"{folder.name}.png", title=folder.name.replace("_", " ")
+            )
 
 
 def shell_command(argv: list[str]) -> str:
