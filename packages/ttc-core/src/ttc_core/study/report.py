@@ -59,6 +59,7 @@ class Spread:
 
     values: list[float]
     of: int  #: seeds tried (values may be fewer: undefined for some)
+    signed: bool = True  #: a difference (BD-rate, saving) rather than a share
 
     @property
     def n(self) -> int:
@@ -82,22 +83,23 @@ class Spread:
             "defined_for": f"{self.n} of {self.of} seeds",
         }
 
-    def text(self, unit: str = "", digits: int = 1) -> str:
+    def text(self, unit: str = "", digits: int = 1, signed: bool = True) -> str:
         if not self.values:
             return f"n/a (0 of {self.of})"
-        mean = f"{self.mean:+.{digits}f}{unit}"
+        sign = "+" if signed else ""
+        mean = f"{self.mean:{sign}.{digits}f}{unit}"
         if self.std is None:
             return f"{mean} (1 of {self.of} seeds)"
         lo, hi = min(self.values), max(self.values)
         return (
             f"{mean} ± {self.std:.{digits}f}{unit} "
-            f"[{lo:+.{digits}f}, {hi:+.{digits}f}] ({self.n} of {self.of})"
+            f"[{lo:{sign}.{digits}f}, {hi:{sign}.{digits}f}] ({self.n} of {self.of})"
         )
 
 
-def spread(values: Sequence[float | None], of: int | None = None) -> Spread:
+def spread(values: Sequence[float | None], of: int | None = None, signed: bool = True) -> Spread:
     kept = [float(v) for v in values if v is not None and math.isfinite(v)]
-    return Spread(kept, len(values) if of is None else of)
+    return Spread(kept, len(values) if of is None else of, signed)
 
 
 def _curve(
@@ -277,7 +279,7 @@ def render_report(summary: Mapping[str, Any]) -> str:
         "",
         "## BD-rate of Proposed vs Baseline",
         "",
-        "| experiment | BD-rate, PCHIP [%] | BD-rate, cubic [%] | common metric range |",
+        "| experiment | BD-rate, PCHIP [%] | BD-rate, cubic [%] | common metric range [%] |",
         "| --- | --- | --- | --- |",
     ]
     for name, bd in summary["bd_rates"].items():
@@ -361,7 +363,7 @@ def render_report(summary: Mapping[str, Any]) -> str:
 def write_json(path: Path, data: Any) -> Path:
     def default(obj: Any) -> Any:
         if isinstance(obj, Spread):
-            return {**obj.to_json(), "text": obj.text("", 2)}
+            return {**obj.to_json(), "text": obj.text("", 2, signed=obj.signed)}
         if isinstance(obj, Path):
             return str(obj)
         raise TypeError(f"not JSON-serialisable: {type(obj).__name__}")

@@ -298,7 +298,9 @@ def _summarise(
             summary["bd_rates"][name] = {
                 "pchip": bd["summary"]["pchip"],
                 "cubic": bd["summary"]["cubic"],
-                "overlap": rep.spread([100 * v for v in bd["overlap"].values], len(scale.seeds)),
+                "overlap": rep.spread(
+                    [100 * v for v in bd["overlap"].values], len(scale.seeds), signed=False
+                ),
                 "per_seed": bd["per_seed"],
             }
         if name in EXPERIMENTS and EXPERIMENTS[name].is_enhancement:
