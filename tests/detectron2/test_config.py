@@ -100,6 +100,35 @@ def test_missing_add_ttc_config_says_what_to_call():
         build_backbone(cfg)
 
 
+@pytest.mark.parametrize(
+    "key, expected",
+    [
+        ("MODEL.TTC.ALPA", "did you mean MODEL.TTC.ALPHA"),
+        ("MODEL.TTC.ENHANCEMENT.STANDALON", "did you mean MODEL.TTC.ENHANCEMENT.STANDALONE"),
+        ("DATASETS.SELECTION.SEEDS", "did you mean DATASETS.SELECTION.SEED"),
+    ],
+)
+def test_a_misspelled_key_is_named_with_the_nearest_valid_one(tmp_path, key, expected):
+    from detectron2.config import get_cfg
+
+    from ttc_detectron2 import TTCConfigError, add_ttc_config, helpful_errors
+
+    cfg = add_ttc_config(get_cfg())
+    with pytest.raises(TTCConfigError, match=expected) as info:
+        with helpful_errors():
+            cfg.merge_from_list([key, "1"])  # command-line options
+    assert "add_ttc_config" not in str(info.value)
+    head, _, leaf = key.rpartition(".")
+    text = ""
+    for depth, part in enumerate([*head.split("."), leaf]):
+        text += "  " * depth + f"{part}:" + (" 1\n" if part == leaf else "\n")
+    path = tmp_path / "typo.yaml"
+    path.write_text(text)
+    with pytest.raises(TTCConfigError, match=expected):  # a config file
+        with helpful_errors():
+            cfg.merge_from_file(str(path))
+
+
 def test_unregistered_plugin_says_what_to_import():
     from fvcore.common.registry import Registry
 

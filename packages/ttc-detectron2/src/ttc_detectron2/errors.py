@@ -10,17 +10,21 @@ that merges configs and builds models in :func:`helpful_errors`::
         model = build_model(cfg)
 
 and such errors are re-raised as :class:`TTCConfigError` saying what to import or call (the
-original error is chained as the cause). So is yacs' type mismatch for a whole number given to
+original error is chained as the cause). A key that :func:`add_ttc_config` does not declare
+(``MODEL.TTC.ALPA``, from a file or from command-line options) is named, with the closest key
+it does declare: a misspelling is not mistaken for a missing ``add_ttc_config``. So is yacs' type mismatch for a whole number given to
 the float key ``DATASETS.SELECTION.SIZE``. Other errors pass through unchanged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import difflib
+import functools
 import re
 from collections.abc import Iterator
 
-__all__ = ["TTCConfigError", "explain", "helpful_errors"]
+__all__ = ["TTCConfigError", "declared_keys", "explain", "helpful_errors"]
 
 #: names this plugin registers (kept in sync by tests/detectron2/test_config.py)
 REGISTERED = {
@@ -46,7 +50,8 @@ class TTCConfigError(ValueError):
 
 
 _REGISTRY_RE = re.compile(r"No object named '([^']+)' found in '([^']+)' registry")
-_KEY_RE = re.compile(r"Non-existent config key: ([A-Za-z0-9_.]+)")
+# yacs: "Non-existent config key: K" (merge_from_file), "Non-existent key: K" (merge_from_list)
+_KEY_RE = re.compile(r"Non-existent (?:config )?key: ([A-Za-z0-9_.]+)")
 _TYPE_RE = re.compile(
     r"Type mismatch \(<class 'float'> vs\. <class 'int'>\) with values \(\S+ vs\. (\d+)\) "
     r"for config key: (DATASETS\.SELECTION\.SIZE)"
@@ -66,7 +71,7 @@ def explain(exc: BaseException) -> str | None:
     if match:
         key = match.group(1)
         if any(key == k or key.startswith(k + ".") for k in ADDED_KEYS):
-            return f"the config has no key {key}: {_CONFIG_HINT}."
+            return _explain_key(key)
     match = _TYPE_RE.search(text)
     if match:
         count, key = match.groups()
@@ -75,6 +80,39 @@ def explain(exc: BaseException) -> str | None:
             f"as {count}.0, a fraction as e.g. 0.1."
         )
     return None
+
+
+@functools.cache
+def declared_keys() -> tuple[str, ...]:
+    """Every key (and node) :func:`add_ttc_config` adds, dotted, e.g. ``MODEL.TTC.ALPHA``."""
+    from detectron2.config import CfgNode, get_cfg
+
+    from .config import add_ttc_config
+
+    def walk(node: CfgNode, prefix: str) -> Iterator[str]:
+        for name, value in node.items():
+            key = f"{prefix}{name}"
+            yield key
+            if isinstance(value, CfgNode):
+                yield from walk(value, key + ".")
+
+    keys = walk(add_ttc_config(get_cfg()), "")
+    return tuple(k for k in keys if any(k == r or k.startswith(r + ".") for r in ADDED_KEYS))
+
+
+def _explain_key(key: str) -> str:
+    declared = declared_keys()
+    if key in declared:  # a real ttc key the config lacks: add_ttc_config was not called
+        return f"the config has no key {key}: {_CONFIG_HINT}."
+    parent = key.rpartition(".")[0]
+    siblings = [k for k in declared if k.rpartition(".")[0] == parent]
+    close = difflib.get_close_matches(key, siblings or declared, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else (
+        f"the keys under {parent} are " + ", ".join(k.rpartition(".")[2] for k in siblings)
+        if siblings
+        else "see add_ttc_config for the declared keys"
+    )
+    return f"unknown config key {key}: {hint}"
 
 
 @contextlib.contextmanager

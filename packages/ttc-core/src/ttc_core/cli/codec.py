@@ -57,6 +57,12 @@ def _parse_resize(text: str) -> tuple[int, int]:
     return value
 
 
+def _decoder_names() -> str:
+    from ttc_core.task_decoders import available
+
+    return ", ".join(sorted(available())) or "none installed"
+
+
 def _write_image(tensor, path: str) -> None:
     import numpy as np
     from PIL import Image
@@ -164,7 +170,8 @@ def _decompress(argv: Sequence[str] | None) -> int:
         "--task-output",
         action="store_true",
         help="write the assisted task's output (e.g. a segmentation map) computed by the "
-        "checkpoint's task decoder from the decoded enhancement layer",
+        "task decoder the checkpoint names, from the decoded enhancement layer; registered "
+        f"decoders: {_decoder_names()}",
     )
     p.add_argument(
         "--coded-size",
@@ -218,28 +225,20 @@ def _decompress(argv: Sequence[str] | None) -> int:
 
 
 def _write_task_output(codec, checkpoint: str, decoded, path: str) -> None:
-    """Run the spec's ``task_decoder`` ("module:function") and save what it returns."""
-    import importlib
-
+    """Run the checkpoint's registered task decoder and save what it returns."""
     import numpy as np
     from PIL import Image
 
+    from ttc_core.task_decoders import load
+
     enh = codec.spec.get("enhancement") or {}
-    target = enh.get("task_decoder")
-    if decoded.enhancement_output is None or not target:
+    name = enh.get("task_decoder")
+    if decoded.enhancement_output is None or not name:
         raise ValueError(
             "--task-output needs a stream with an enhancement layer and a checkpoint whose "
             "enhancement names a task decoder"
         )
-    module, _, func = target.partition(":")
-    try:
-        fn = getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError) as exc:
-        raise ValueError(
-            f"task decoder {target!r} is not available ({exc}); install the plugin that "
-            "trained this checkpoint"
-        ) from None
-    result = np.asarray(fn(checkpoint, decoded))
+    result = np.asarray(load(name)(checkpoint, decoded))
     if path.endswith(".npy"):
         np.save(path, result)
     else:

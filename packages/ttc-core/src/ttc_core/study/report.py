@@ -264,11 +264,12 @@ def _fmt(x: Any, digits: int = 4) -> str:
 
 def render_report(summary: Mapping[str, Any]) -> str:
     """``report.md`` from ``summary.json``'s data."""
+    trained = ", ".join(f"`{c}`" for c in summary.get("training_commits") or []) or "unknown"
     lines = [
         f"# ttc evidence study: scale `{summary['scale']}`",
         "",
         f"Command: `{summary['command']}`  ",
-        f"Commit: `{summary['commit']}`  ",
+        f"Trained at commit: {trained}; report written at `{summary['commit']}`  ",
         f"Seeds: {summary['seeds']}  ",
         f"Wall time: {summary['wall_time_s'] / 60:.1f} min on {summary['machine']}",
         "",

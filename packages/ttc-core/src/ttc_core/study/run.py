@@ -132,6 +132,12 @@ def run_study(
     started = time.time()
     env = {"CITYSCAPES_ROOT": str(data / "cityscapes")}
     if not only_report:
+        # the code that trained: every commit a (resumed) study's training phases ran at
+        commits = state.setdefault("training_commits", [])
+        if _commit(repo) not in commits:
+            commits.append(_commit(repo))
+        state_path.parent.mkdir(parents=True, exist_ok=True)
+        state_path.write_text(json.dumps(state, indent=2))
         t0 = time.time()
         _data(scale, data)
         timings["data"] = round(time.time() - t0, 1)
@@ -277,6 +283,7 @@ def _summarise(
         "scale": scale.name,
         "command": command,
         "commit": commit,
+        "training_commits": state.get("training_commits", []),
         "seeds": list(scale.seeds),
         "alphas": {k: list(v) for k, v in scale.alphas.items()},
         "data": {"cityscapes": list(scale.cityscapes), "coco": list(scale.coco)},
