@@ -87,14 +87,16 @@ class Spread:
         if not self.values:
             return f"n/a (0 of {self.of})"
         sign = "+" if signed else ""
-        mean = f"{self.mean:{sign}.{digits}f}{unit}"
+
+        def num(x: float) -> str:  # a fit that blew up outside its data stays readable
+            return f"{x:{sign}.{digits}f}" if abs(x) < 1e4 else f"{x:{sign}.2e}"
+
+        mean = f"{num(self.mean)}{unit}"
         if self.std is None:
             return f"{mean} (1 of {self.of} seeds)"
         lo, hi = min(self.values), max(self.values)
-        return (
-            f"{mean} ± {self.std:.{digits}f}{unit} "
-            f"[{lo:{sign}.{digits}f}, {hi:{sign}.{digits}f}] ({self.n} of {self.of})"
-        )
+        std = f"{self.std:.{digits}f}" if self.std < 1e4 else f"{self.std:.2e}"
+        return f"{mean} ± {std}{unit} [{num(lo)}, {num(hi)}] ({self.n} of {self.of})"
 
 
 def spread(values: Sequence[float | None], of: int | None = None, signed: bool = True) -> Spread:
