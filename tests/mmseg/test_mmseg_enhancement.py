@@ -447,7 +447,7 @@ def test_segmentation_file_decodes_to_the_models_label_map(seg_run, tmp_path):
     ckpt = str(work / "epoch_2.pth")
     spec = torch.load(ckpt, map_location="cpu")["ttc_codec"]
     assert spec["enhancement"]["output"] == "pseudo_image"
-    assert spec["enhancement"]["task_decoder"] == "ttc_mmseg.decode:segmentation_map"
+    assert spec["enhancement"]["task_decoder"] == "segmentation"  # a registered name
     model = runner.model.eval()
     image, data = first_val_batch(runner)
     with torch.no_grad():
