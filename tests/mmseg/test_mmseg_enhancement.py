@@ -128,7 +128,7 @@ def rec_run(cityscapes_root, base_checkpoint, tmp_path_factory):
     )
     cfg.model.codec_loss.alpha = 0.1
     train = cfg.train_dataloader.dataset.dataset
-    train.pipeline = [t for t in train.pipeline if t["type"] != "ColorJitter"]
+    train.pipeline = [t for t in train.pipeline if t["type"] != "TTCColorJitter"]
     cfg.default_hooks.checkpoint.interval = REC_EPOCHS
     cfg.default_hooks.logger.interval = 20
     runner = Runner.from_cfg(cfg)
@@ -497,7 +497,7 @@ def test_enhancement_config_loads_and_builds(path, base_checkpoint):
     assert cfg.train_dataloader.batch_size == 10
     assert cfg.model.test_cfg.mode == "whole"
     types = [t["type"] for t in cfg.train_dataloader.dataset.dataset.pipeline]
-    assert "RandomFlip" in types and "ColorJitter" in types
+    assert "RandomFlip" in types and "TTCColorJitter" in types
     assert "RandomCrop" not in types and "RandomResize" not in types
     assert {h["type"] for h in cfg.custom_hooks} >= {"TTCCheckpointHook"}
     expected_base = "ttc-baseline" if "baseline" in path.name else "ttc-proposed"
