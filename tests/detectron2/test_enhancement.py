@@ -271,7 +271,7 @@ def test_missing_or_wrong_base_says_what_to_set(tmp_path):
     with pytest.raises(TTCConfigError, match="not found"):
         build_model(enh_cfg(tmp_path / "nothing.pth"))
     torch.save({"model": {"w": torch.zeros(1)}}, tmp_path / "plain.pth")
-    with pytest.raises(TTCConfigError, match="no ttc codec spec"):
+    with pytest.raises(TTCConfigError, match="no .ttc_codec. spec"):
         build_model(enh_cfg(tmp_path / "plain.pth"))
 
 

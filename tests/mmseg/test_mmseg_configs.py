@@ -35,7 +35,7 @@ def test_shipped_config_loads_and_builds_its_model(path):
     assert cfg.test_dataloader.dataset.data_prefix.img_path == "leftImg8bit/val"
     types = [t["type"] for t in train.dataset.pipeline]
     assert types.index("LoadCityscapesDisparity") < types.index("RandomFlip")
-    assert "ColorJitter" in types and "RandomCrop" not in types and "RandomResize" not in types
+    assert "TTCColorJitter" in types and "RandomCrop" not in types and "RandomResize" not in types
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == "TTCDepthEstimator"
     assert model.backbone.bottleneck_kwargs["latent_channels"] == 192

@@ -134,14 +134,14 @@ def test_size_mismatch_with_image_is_refused(tmp_path):
 def test_color_jitter_keeps_geometry_and_changes_colours(tmp_path):
     import random
 
-    from ttc_mmseg.datasets import ColorJitter
+    from ttc_mmseg.datasets import TTCColorJitter
 
     random.seed(0)
     img = np.random.default_rng(0).integers(0, 256, (8, 16, 3), dtype=np.uint8)
-    out = ColorJitter(0.5, 0.5, 0.5)(dict(img=img.copy()))["img"]
+    out = TTCColorJitter(0.5, 0.5, 0.5)(dict(img=img.copy()))["img"]
     assert out.shape == img.shape and out.dtype == np.uint8
     assert not np.array_equal(out, img)
-    same = ColorJitter(0, 0, 0)(dict(img=img.copy()))["img"]
+    same = TTCColorJitter(0, 0, 0)(dict(img=img.copy()))["img"]
     np.testing.assert_array_equal(same, img)
 
 

@@ -128,7 +128,7 @@ def rec_run(cityscapes_root, base_checkpoint, tmp_path_factory):
     )
     cfg.model.codec_loss.alpha = 0.1
     train = cfg.train_dataloader.dataset.dataset
-    train.pipeline = [t for t in train.pipeline if t["type"] != "ColorJitter"]
+    train.pipeline = [t for t in train.pipeline if t["type"] != "TTCColorJitter"]
     cfg.default_hooks.checkpoint.interval = REC_EPOCHS
     cfg.default_hooks.logger.interval = 20
     runner = Runner.from_cfg(cfg)
@@ -447,7 +447,7 @@ def test_segmentation_file_decodes_to_the_models_label_map(seg_run, tmp_path):
     ckpt = str(work / "epoch_2.pth")
     spec = torch.load(ckpt, map_location="cpu")["ttc_codec"]
     assert spec["enhancement"]["output"] == "pseudo_image"
-    assert spec["enhancement"]["task_decoder"] == "ttc_mmseg.decode:segmentation_map"
+    assert spec["enhancement"]["task_decoder"] == "segmentation"  # a registered name
     model = runner.model.eval()
     image, data = first_val_batch(runner)
     with torch.no_grad():
@@ -497,7 +497,7 @@ def test_enhancement_config_loads_and_builds(path, base_checkpoint):
     assert cfg.train_dataloader.batch_size == 10
     assert cfg.model.test_cfg.mode == "whole"
     types = [t["type"] for t in cfg.train_dataloader.dataset.dataset.pipeline]
-    assert "RandomFlip" in types and "ColorJitter" in types
+    assert "RandomFlip" in types and "TTCColorJitter" in types
     assert "RandomCrop" not in types and "RandomResize" not in types
     assert {h["type"] for h in cfg.custom_hooks} >= {"TTCCheckpointHook"}
     expected_base = "ttc-baseline" if "baseline" in path.name else "ttc-proposed"

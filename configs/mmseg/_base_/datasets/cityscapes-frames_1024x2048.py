@@ -7,7 +7,7 @@ data_root = '{{$CITYSCAPES_ROOT:data/cityscapes}}/'
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5),
+    dict(type='TTCColorJitter', brightness=0.5, contrast=0.5, saturation=0.5),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [

@@ -12,7 +12,7 @@ train_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     # torchvision ColorJitter(0.5, 0.5, 0.5) semantics, as the reference training
-    dict(type='ColorJitter', brightness=0.5, contrast=0.5, saturation=0.5),
+    dict(type='TTCColorJitter', brightness=0.5, contrast=0.5, saturation=0.5),
     dict(type='PackSegInputs'),
 ]
 test_pipeline = [

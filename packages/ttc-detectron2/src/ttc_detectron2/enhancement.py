@@ -57,7 +57,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from compressai.layers import MaskedConv2d
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 from detectron2.utils.events import get_event_storage
@@ -66,15 +65,13 @@ from torch import Tensor, nn
 from ttc_core.bottleneck import BaseBottleneck
 from ttc_core.checkpoint import (
     CheckpointError,
-    find_codec_spec,
-    load_checkpoint,
     make_codec_spec,
     spec_to_tensor,
-    state_dict_of,
-    sub_state_dict,
 )
 from ttc_core.enhancement import EnhancementBottleneck
+from ttc_core.frozen import load_frozen_base as core_load_frozen_base
 from ttc_core.losses import RateLoss, bits_per_image, psnr, reconstruction_rmse
+from ttc_core.rates import scalable_rates
 
 from .config import enhancement_kwargs as cfg_enhancement_kwargs
 from .config import validate_ttc_config
@@ -92,56 +89,28 @@ _CODEC_INPUT = {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "scale": 1.0}
 
 
 def load_frozen_base(path: str) -> tuple[BaseBottleneck, dict[str, Any], dict[str, Any]]:
-    """The base layer of a trained ttc checkpoint: ``(module, its kwargs, the codec spec)``.
+    """The base layer of a trained ttc detector: ``(module, its kwargs, the codec spec)``.
 
-    ``path`` is a checkpoint carrying a ``"ttc_codec"`` spec whose base codes RGB [0, 1]
-    images directly (a ttc detector's, or an enhancement model's, which holds its base too).
-    The module is frozen: eval mode, ``requires_grad`` off, coder tables built.
+    Loaded and frozen by :func:`ttc_core.frozen.load_frozen_base` (eval mode, no gradients,
+    coder tables built); here only checked to be a Detectron2 base: one that codes RGB [0, 1]
+    images directly (a ttc detector's checkpoint, or an enhancement model's, which holds its
+    base too). Errors name the config key to fix.
     """
     try:
-        ckpt = load_checkpoint(path)
+        loaded = core_load_frozen_base(path)
     except CheckpointError as exc:
         raise TTCConfigError(
             f"cannot load the detection base {path!r} (MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS, or "
-            f"MODEL.WEIGHTS when that is empty): {exc}"
+            f"MODEL.WEIGHTS when that is empty; a model_best.pth of tools/train_net.py for a ttc "
+            f"detector): {exc}"
         ) from exc
-    spec = find_codec_spec(ckpt)
-    if spec is None or not isinstance(spec.get("base"), Mapping):
-        raise TTCConfigError(
-            f"{path} carries no ttc codec spec: point MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS at a "
-            "checkpoint written by tools/train_net.py for a ttc detector (model_final.pth)"
-        )
-    inp = spec.get("input", {})
-    if spec.get("base_downsample") or any(inp.get(k) != v for k, v in _CODEC_INPUT.items()):
+    inp = loaded.spec.get("input", {})
+    if loaded.downsample is not None or any(inp.get(k) != v for k, v in _CODEC_INPUT.items()):
         raise TTCConfigError(
             f"the base of {path} does not code RGB [0, 1] images at the input size (a learned "
             "downsample or an input normalisation is recorded): it is not a Detectron2 ttc base"
         )
-    kwargs = dict(spec["base"]["kwargs"])
-    base = BaseBottleneck(**kwargs)
-    try:
-        base.load_state_dict(sub_state_dict(state_dict_of(ckpt), spec["base"]["prefix"]))
-    except (RuntimeError, CheckpointError) as exc:
-        raise TTCConfigError(
-            f"the base weights in {path} do not fit its codec spec: {exc}"
-        ) from exc
-    base.update(force=True)
-    base.requires_grad_(False)
-    _apply_masks(base)
-    return base.eval(), kwargs, spec
-
-
-def _apply_masks(module: nn.Module) -> None:
-    """Zero the masked taps of every masked convolution once, now.
-
-    CompressAI's ``MaskedConv2d`` multiplies its weight by the mask in place on every forward
-    (a training checkpoint holds non-zero values there: the taps get gradients between
-    forwards). Doing it once at load changes no output and keeps the frozen base's state dict
-    constant from here on, bit for bit.
-    """
-    for m in module.modules():
-        if isinstance(m, MaskedConv2d):
-            m.weight.data = m.weight.data * m.mask
+    return loaded.bottleneck, loaded.bottleneck_kwargs, loaded.spec
 
 
 def _groups(sizes: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
@@ -405,13 +374,15 @@ class TTCReconstructionEnhancement(nn.Module):
                 bits_b, bits_e = float(r["bits_base"][k]), float(r["bits_enhancement"][k])
                 info = {
                     "num_pixels": int(pixels),
-                    **_rates(bits_b, bits_e, pixels, "_estimated"),
+                    **scalable_rates(bits_b, bits_e, pixels, estimated=True),
                     "psnr_scalable": float(r["psnr_scalable"][k]),
                 }
                 if r["psnr_direct"] is not None:
                     info["psnr_direct"] = float(r["psnr_direct"][k])
                 if self.actual_bits_at_test:  # real rANS bitstreams: the actual rate
-                    info.update(_rates(*self.coded_bits(x[k : k + 1]), pixels))
+                    info.update(
+                        scalable_rates(*self.coded_bits(x[k : k + 1]), pixels, estimated=False)
+                    )
                 results[i] = {"reconstruction": r["output"][k].clamp(0, 1), "ttc": info}
         return results
 
@@ -424,16 +395,3 @@ class TTCReconstructionEnhancement(nn.Module):
         strings_b, y_b = self.base.compress(x, order=self.coding_order)
         strings_e, _ = self.enhancement.compress(x, y_b, order=self.coding_order)
         return 8.0 * len(strings_b[0]), 8.0 * len(strings_e[0])
-
-
-def _rates(bits_base: float, bits_enhancement: float, pixels: int, suffix: str = "") -> dict:
-    """Per-layer and total bits and bpp of one image; ``suffix`` "_estimated" for estimates."""
-    total = bits_base + bits_enhancement
-    return {
-        f"bits_base{suffix}": bits_base,
-        f"bits_enhancement{suffix}": bits_enhancement,
-        f"bits{suffix}": total,
-        f"bpp_base{suffix}": bits_base / pixels,
-        f"bpp_enhancement{suffix}": bits_enhancement / pixels,
-        f"bpp{suffix}": total / pixels,
-    }

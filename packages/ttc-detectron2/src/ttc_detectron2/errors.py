@@ -12,8 +12,9 @@ that merges configs and builds models in :func:`helpful_errors`::
 and such errors are re-raised as :class:`TTCConfigError` saying what to import or call (the
 original error is chained as the cause). A key that :func:`add_ttc_config` does not declare
 (``MODEL.TTC.ALPA``, from a file or from command-line options) is named, with the closest key
-it does declare: a misspelling is not mistaken for a missing ``add_ttc_config``. So is yacs' type mismatch for a whole number given to
-the float key ``DATASETS.SELECTION.SIZE``. Other errors pass through unchanged.
+it does declare: a misspelling is not mistaken for a missing ``add_ttc_config``. So is yacs'
+type mismatch for a whole number given to the float key ``DATASETS.SELECTION.SIZE``. Other
+errors pass through unchanged.
 """
 
 from __future__ import annotations
@@ -107,10 +108,14 @@ def _explain_key(key: str) -> str:
     parent = key.rpartition(".")[0]
     siblings = [k for k in declared if k.rpartition(".")[0] == parent]
     close = difflib.get_close_matches(key, siblings or declared, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]}?" if close else (
-        f"the keys under {parent} are " + ", ".join(k.rpartition(".")[2] for k in siblings)
-        if siblings
-        else "see add_ttc_config for the declared keys"
+    hint = (
+        f"did you mean {close[0]}?"
+        if close
+        else (
+            f"the keys under {parent} are " + ", ".join(k.rpartition(".")[2] for k in siblings)
+            if siblings
+            else "see add_ttc_config for the declared keys"
+        )
     )
     return f"unknown config key {key}: {hint}"
 

@@ -8,7 +8,7 @@ Importing this package registers, in MMSegmentation's registries (scope ``mmseg`
   layer ``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancer``, ``UpsampledASPPHead``,
   ``UpsampledFCNHead``;
 - datasets / transforms: ``CityscapesDisparityDataset``, ``TTCSelectionSplit`` (the fit /
-  selection parts of a training split), ``LoadCityscapesDisparity``, ``ColorJitter``;
+  selection parts of a training split), ``LoadCityscapesDisparity``, ``TTCColorJitter``;
 - metrics: ``DisparityRMSEMetric``, ``RateMetric``;
 - hooks: ``TTCCheckpointHook`` (writes the ``"ttc_codec"`` spec and the training settings into
   checkpoints, keeps them loadable with ``weights_only=True``, refuses Standalone / Continued
@@ -47,7 +47,7 @@ from . import (  # noqa: F401
 from .backbone import CodecTerms, TTCBackbone
 from .datasets import (
     CityscapesDisparityDataset,
-    ColorJitter,
+    TTCColorJitter,
     LoadCityscapesDisparity,
     decode_disparity,
 )
@@ -74,7 +74,7 @@ __all__ = [
     "CityscapesDisparityDataset",
     "CodecSegmentorMixin",
     "CodecTerms",
-    "ColorJitter",
+    "TTCColorJitter",
     "DepthLRASPPHead",
     "DisparityRMSELoss",
     "EnhancementCodecMixin",

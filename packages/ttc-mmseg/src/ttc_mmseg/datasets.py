@@ -39,7 +39,7 @@ from mmseg.registry import DATASETS, TRANSFORMS
 __all__ = [
     "CityscapesDisparityDataset",
     "LoadCityscapesDisparity",
-    "ColorJitter",
+    "TTCColorJitter",
     "DISPARITY_TARGET_SCALE",
     "decode_disparity",
     "disparity_to_depth",
@@ -175,7 +175,7 @@ class LoadCityscapesDisparity(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class ColorJitter(BaseTransform):
+class TTCColorJitter(BaseTransform):
     """Colour jitter with torchvision's ``ColorJitter`` semantics, on BGR uint8 images.
 
     Brightness, contrast and saturation factors are drawn uniformly from
@@ -183,7 +183,8 @@ class ColorJitter(BaseTransform):
     training uses ``ColorJitter(0.5, 0.5, 0.5)``; mmseg's ``PhotoMetricDistortion`` is a
     different, additive-brightness scheme). The arithmetic is mmcv's ``adjust_brightness`` /
     ``adjust_contrast`` / ``adjust_color`` (blends with black, the mean grey level and the
-    grey image).
+    grey image). Registered under a ttc-prefixed name: a generic ``ColorJitter`` in mmseg's
+    registry would shadow or clash with other plugins' transforms.
     """
 
     def __init__(self, brightness: float = 0.5, contrast: float = 0.5, saturation: float = 0.5):

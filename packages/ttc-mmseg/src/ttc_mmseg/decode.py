@@ -1,8 +1,9 @@
 """Task decoders for ``ttc decompress --task-output``: a decoded stream → the task's output.
 
 The codec spec of a :class:`~ttc_mmseg.enhancement.TTCEnhancementSegmentor` checkpoint names
-``"ttc_mmseg.decode:segmentation_map"`` as its ``task_decoder`` and records the task network
-(backbone / neck / decode head configs and their state-dict prefixes) under
+the task decoder ``"segmentation"``, which this package registers in the entry-point group
+``ttc.task_decoders`` (``pyproject.toml``) for :func:`segmentation_map`, and records the
+task network (backbone / neck / decode head configs and their state-dict prefixes) under
 ``spec["enhancement"]["task_network"]``. ttc-core's CLI decodes ŷ_b and ŷ_e from the file,
 runs ``g_e`` to the pseudo-image, and calls :func:`segmentation_map` with the checkpoint path
 and that :class:`~ttc_core.codec.DecodedStream`; nothing else (no config, no base checkpoint)

@@ -62,15 +62,13 @@ from torch import Tensor, nn
 from ttc_core.bottleneck import BaseBottleneck
 from ttc_core.checkpoint import (
     CheckpointError,
-    find_codec_spec,
-    load_checkpoint,
     make_codec_spec,
-    state_dict_of,
-    sub_state_dict,
 )
 from ttc_core.enhancement import EnhancementBottleneck, EnhancementOutput
+from ttc_core.frozen import load_frozen_base
 from ttc_core.layers import Downsample
 from ttc_core.losses import bits_per_image, psnr, reconstruction_rmse
+from ttc_core.rates import scalable_rates
 
 __all__ = [
     "EnhancementCodecMixin",
@@ -81,9 +79,10 @@ __all__ = [
     "resolve_checkpoint",
 ]
 
-#: the codec spec's ``task_decoder`` of the segmentation enhancement (``ttc decompress
-#: --task-output``)
-SEGMENTATION_DECODER = "ttc_mmseg.decode:segmentation_map"
+#: the registered name (entry-point group ``ttc.task_decoders``) of the segmentation
+#: enhancement's task decoder, stored in its codec spec (``ttc decompress --task-output``);
+#: checkpoint data names code, it never imports it
+SEGMENTATION_DECODER = "segmentation"
 BPP_PIXELS = ("frame", "coded")
 DEFAULT_ENHANCEMENT_LOSS = dict(alpha=0.01)
 
@@ -138,34 +137,26 @@ class FrozenBase(nn.Module):
         super().__init__()
         self.input_spec: dict | None = None
         self.source: str | None = None
-        state = None
         if checkpoint is not None:
+            # one loader for every adapter: ttc_core.frozen (codec spec → modules, frozen)
             self.source = resolve_checkpoint(checkpoint)
-            ckpt = load_checkpoint(self.source)
-            spec = find_codec_spec(ckpt)
-            if spec is None:
-                raise CheckpointError(
-                    f"{self.source} carries no 'ttc_codec' spec: train the base with a ttc "
-                    "config (it adds TTCCheckpointHook)"
-                )
-            bottleneck = spec["base"]["kwargs"]
-            down = spec.get("base_downsample")
-            downsample = down["kwargs"] if down else None
-            self.input_spec = dict(spec["input"])
-            state = state_dict_of(ckpt)
+            loaded = load_frozen_base(self.source)
+            self.input_spec = dict(loaded.spec["input"])
+            self.bottleneck_kwargs = loaded.bottleneck_kwargs
+            self.downsample_kwargs = loaded.downsample_kwargs
+            self.bottleneck, self.downsample = loaded.bottleneck, loaded.downsample
         elif bottleneck is None:
             raise ValueError(
                 "the base needs checkpoint=PATH (a trained base checkpoint or its work_dir), or "
                 "bottleneck=dict(...) when its weights come from load_from"
             )
-        self.bottleneck_kwargs = dict(bottleneck)
-        self.downsample_kwargs = dict(downsample) if downsample else None
-        self.bottleneck = BaseBottleneck(**self.bottleneck_kwargs)
-        self.downsample = Downsample(**self.downsample_kwargs) if self.downsample_kwargs else None
-        if state is not None:
-            self.bottleneck.load_state_dict(sub_state_dict(state, spec["base"]["prefix"]))
-            if self.downsample is not None:
-                self.downsample.load_state_dict(sub_state_dict(state, down["prefix"]))
+        else:
+            self.bottleneck_kwargs = dict(bottleneck)
+            self.downsample_kwargs = dict(downsample) if downsample else None
+            self.bottleneck = BaseBottleneck(**self.bottleneck_kwargs)
+            self.downsample = (
+                Downsample(**self.downsample_kwargs) if self.downsample_kwargs else None
+            )
         self.requires_grad_(False)
         super().train(False)
 
@@ -463,7 +454,7 @@ class EnhancementCodecMixin:
         enh = terms.bits_enhancement.detach().float().cpu().tolist()
         info = [
             dict(
-                _rates(b, e, n, "_estimated"),
+                scalable_rates(b, e, n, estimated=True),
                 bpp_pixels=self.bpp_pixels,
                 bpp_shape=shape,
                 coded_shape=tuple(int(s) for s in terms.enhancement_input.shape[-2:]),
@@ -473,7 +464,7 @@ class EnhancementCodecMixin:
         if (self.test_cfg or {}).get("actual_bits", False):
             base_a, enh_a = self.actual_bits(terms)
             for values, b, e in zip(info, base_a, enh_a, strict=True):
-                values.update(_rates(float(b), float(e), n, ""))
+                values.update(scalable_rates(float(b), float(e), n, estimated=False))
         for i, (sample, values) in enumerate(zip(data_samples, info, strict=True)):
             if extra is not None:
                 values.update(extra[i])
@@ -527,19 +518,6 @@ class EnhancementCodecMixin:
         if network is not None:
             spec["enhancement"]["task_network"] = network
         return spec
-
-
-def _rates(base: float, enhancement: float, pixels: int, suffix: str) -> dict[str, float]:
-    """Bits and bpp of both layers and their total, keys ending in ``suffix``."""
-    total = base + enhancement
-    return {
-        f"bits_base{suffix}": base,
-        f"bits_enhancement{suffix}": enhancement,
-        f"bits{suffix}": total,
-        f"bpp_base{suffix}": base / pixels,
-        f"bpp_enhancement{suffix}": enhancement / pixels,
-        f"bpp{suffix}": total / pixels,
-    }
 
 
 def _check_whole(test_cfg) -> ConfigDict:
