@@ -47,8 +47,8 @@ from . import (  # noqa: F401
 from .backbone import CodecTerms, TTCBackbone
 from .datasets import (
     CityscapesDisparityDataset,
-    TTCColorJitter,
     LoadCityscapesDisparity,
+    TTCColorJitter,
     decode_disparity,
 )
 from .enhancement import (
