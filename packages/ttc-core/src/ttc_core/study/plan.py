@@ -97,6 +97,15 @@ _DEPTH = _MMSEG_DEMO + "ttc-{}_lraspp_m-v3-d8_1xb4-35e_synthetic-cityscapes-disp
 _DET = _D2_DEMO + "ttc_{}_R_18_FPN_demo_synthetic-coco.yaml"
 _COCO_REC = _D2_DEMO + "ttc_enhancement-recon{}_demo_synthetic-coco.yaml"
 
+
+def _stages(pattern: str, conditional: str, sep: str) -> dict[str, str]:
+    """Config per enhancement stage: the conditional one and its controls, named alike."""
+    return {
+        "conditional": pattern.format(conditional),
+        **{stage: pattern.format(f"{sep}{stage}") for stage in CONTROL_STAGES},
+    }
+
+
 #: every experiment of the study, in the order they are trained and reported
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
@@ -114,11 +123,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "cityscapes_segmentation",
             "mmseg",
-            {
-                "conditional": _SEG.format("-proposed"),
-                "standalone": _SEG.format("-standalone"),
-                "continued": _SEG.format("-continued"),
-            },
+            _stages(_SEG, "-proposed", "-"),
             base="cityscapes_depth",
             metric="mIoU",
             metric_name="mIoU",
@@ -129,11 +134,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "cityscapes_scalable_reconstruction",
             "mmseg",
-            {
-                "conditional": _REC.format(""),
-                "standalone": _REC.format("-standalone"),
-                "continued": _REC.format("-continued"),
-            },
+            _stages(_REC, "", "-"),
             base="cityscapes_depth",
             metric="psnr_scalable",
             metric_name="psnr_scalable",
@@ -154,11 +155,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             "coco_scalable_reconstruction",
             "detectron2",
-            {
-                "conditional": _COCO_REC.format(""),
-                "standalone": _COCO_REC.format("_standalone"),
-                "continued": _COCO_REC.format("_continued"),
-            },
+            _stages(_COCO_REC, "", "_"),
             base="coco_detection",
             metric="ttc/psnr_scalable",
             metric_name="psnr_scalable",
