@@ -42,11 +42,11 @@ def test_round_trip_is_bit_exact_for_odd_sizes(trained_pair, threads):
             x = smooth_images(1, h, w, seed=1000 + k)
             results = {}
             for order in coding.ORDERS:
-                strings, y_b = base.compress(x, order)
-                y_b2 = base.decompress(strings, y_b.shape[-2:], order)
+                strings, y_b = base.compress(x, order=order)
+                y_b2 = base.decompress(strings, y_b.shape[-2:], order=order)
                 assert torch.equal(y_b, y_b2), (h, w, order)
-                e_strings, y_e = enh.compress(x, y_b, order)
-                y_e2 = enh.decompress(e_strings, y_e.shape[-2:], y_b2, order)
+                e_strings, y_e = enh.compress(x, y_b, order=order)
+                y_e2 = enh.decompress(e_strings, y_e.shape[-2:], y_b2, order=order)
                 assert torch.equal(y_e, y_e2), (h, w, order)
                 results[order] = (y_b2, y_e2)
             assert torch.equal(results["wavefront"][0], results["raster"][0])

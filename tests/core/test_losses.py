@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ttc_core.enhancement import EnhancementBottleneck
-from ttc_core.losses import RateLoss, ReconstructionReward, psnr, reconstruction_rmse
+from ttc_core.losses import RateLoss, ReconstructionLoss, psnr, reconstruction_rmse
 
 from .conftest import TINY, smooth_images, tiny_base, tiny_enhancement
 
@@ -14,9 +14,9 @@ def _grads(module):
 @pytest.mark.parametrize("mode, encoder_gets_gradient", [("proposed", True), ("baseline", False)])
 def test_reconstruction_gradient_by_mode(mode, encoder_gets_gradient):
     model = tiny_base()
-    reward = ReconstructionReward(beta=0.1 if mode == "proposed" else 0.0, mode=mode)
+    reward = ReconstructionLoss(beta=0.1 if mode == "proposed" else 0.0, mode=mode)
     x = smooth_images(2, 48, 48)
-    out = model(x, detach_reconstruction=reward.detach_latent)
+    out = model(x, detach_reconstruction=reward.detach_reconstruction)
     reward(out.reconstruction, x)["loss_recon"].backward()
     assert _grads(model.reconstruction_synthesis) > 0
     assert (_grads(model.analysis) > 0) == encoder_gets_gradient
@@ -35,7 +35,7 @@ def test_reconstruction_term_is_255_rmse_per_image():
     x = torch.zeros(2, 3, 4, 4)
     x_hat = torch.stack([torch.full((3, 4, 4), 0.1), torch.full((3, 4, 4), 0.2)])
     assert torch.allclose(reconstruction_rmse(x_hat, x), torch.tensor([25.5, 51.0]), atol=1e-3)
-    out = ReconstructionReward(beta=0.01)(x_hat, x)
+    out = ReconstructionLoss(beta=0.01)(x_hat, x)
     assert torch.isclose(out["loss_recon"], torch.tensor(0.01 * 38.25), atol=1e-4)
     assert torch.allclose(psnr(x_hat, x), torch.tensor([20.0, 13.9794]), atol=1e-3)
 
@@ -43,22 +43,22 @@ def test_reconstruction_term_is_255_rmse_per_image():
 def test_baseline_refuses_a_nonzero_beta():
     # the β in force must be the β shown: a Baseline's encoder gets no reconstruction gradient
     with pytest.raises(ValueError, match="β = 0"):
-        ReconstructionReward(beta=0.1, mode="baseline")
-    reward = ReconstructionReward(beta=0.0, mode="baseline", probe_weight=2.0)
-    assert reward.beta == 0.0 and reward.weight == 2.0 and reward.detach_latent
+        ReconstructionLoss(beta=0.1, mode="baseline")
+    reward = ReconstructionLoss(beta=0.0, mode="baseline", probe_weight=2.0)
+    assert reward.beta == 0.0 and reward.weight == 2.0 and reward.detach_reconstruction
 
 
 def test_logged_values_follow_the_rate_vocabulary():
     x = smooth_images(2, 16, 16)
-    assert set(ReconstructionReward(0.1)(x * 0.9, x)) == {"loss_recon", "recon_rmse", "psnr_direct"}
+    assert set(ReconstructionLoss(0.1)(x * 0.9, x)) == {"loss_recon", "recon_rmse", "psnr_direct"}
     assert set(RateLoss(1.0)(torch.ones(2))) == {"loss_rate", "bpp_estimated"}
 
 
 def test_bad_loss_arguments():
     with pytest.raises(ValueError, match="mode"):
-        ReconstructionReward(mode="both")
+        ReconstructionLoss(mode="both")
     with pytest.raises(ValueError, match="beta"):
-        ReconstructionReward(beta=-1)
+        ReconstructionLoss(beta=-1)
     with pytest.raises(ValueError, match="alpha"):
         RateLoss(float("nan"))
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ttc_core.losses import RateLoss, ReconstructionReward
+from ttc_core.losses import RateLoss, ReconstructionLoss
 from ttc_core.optim import (
     CLIP_GROUP_KEY,
     clip_grad_norm_by_group,
@@ -33,7 +33,7 @@ def test_tagging_keeps_settings_and_every_parameter():
 def _train(probe_weight: float, tagged: bool, steps: int = 4) -> dict[str, torch.Tensor]:
     torch.manual_seed(0)
     model = tiny_base()
-    reward = ReconstructionReward(beta=0.0, mode="baseline", probe_weight=probe_weight)
+    reward = ReconstructionLoss(beta=0.0, mode="baseline", probe_weight=probe_weight)
     groups = [{"params": list(model.parameters())}]
     if tagged:
         groups = tag_probe_groups(groups, probe_parameters(model))

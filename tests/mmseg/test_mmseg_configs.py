@@ -39,7 +39,7 @@ def test_shipped_config_loads_and_builds_its_model(path):
     model = MODELS.build(cfg.model)
     assert type(model).__name__ == "TTCDepthEstimator"
     assert model.backbone.bottleneck_kwargs["latent_channels"] == 192
-    assert model.recon_reward.mode == cfg.model.codec_loss.mode
+    assert model.recon_loss.mode == cfg.model.codec_loss.mode
 
 
 def test_modes_of_the_two_reference_configs():

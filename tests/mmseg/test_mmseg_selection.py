@@ -60,6 +60,38 @@ def test_fit_and_selection_partition_the_training_split(cityscapes_root):
     assert build_part(cityscapes_root, "selection").keys == selection.keys
 
 
+def test_a_failed_item_is_redrawn_inside_the_part(cityscapes_root, monkeypatch):
+    fit = build_part(cityscapes_root, "fit")
+    full = fit.dataset
+    outside = set(range(len(full))) - set(fit.indices)
+    bad = fit.indices[0]
+    asked = []
+    prepare = type(full).prepare_data
+
+    def flaky(self, idx):
+        asked.append(idx)
+        return None if idx == bad else prepare(self, idx)
+
+    monkeypatch.setattr(type(full), "prepare_data", flaky)
+    item = fit[0]
+    assert Path(item["data_samples"].img_path).name != fit.keys[0]
+    assert asked[0] == bad and not set(asked) & outside  # re-drawn, never from the selection
+
+
+def test_parts_built_back_to_back_keep_their_own_pipelines(cityscapes_root):
+    """mmengine's ``get_subset`` copies with a memo shared across calls (a mutable default);
+    an ``id`` reused after garbage collection then "copies" a stale object, e.g. a dataset in
+    place of a pipeline. The parts index the dataset instead: many builds, each item loads."""
+    import gc
+
+    for _ in range(12):
+        part = build_part(cityscapes_root, "selection")
+        assert callable(part.dataset.pipeline)
+        assert "data_samples" in part[0]
+        del part
+        gc.collect()
+
+
 def test_size_seed_and_file_list(cityscapes_root):
     assert len(build_part(cityscapes_root, "selection", size=2)) == 2
     chosen = {tuple(build_part(cityscapes_root, "selection", seed=s).keys) for s in range(8)}

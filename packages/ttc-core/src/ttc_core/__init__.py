@@ -9,8 +9,10 @@ Map of the package::
     quantization            straight-through rounding
     entropy/                ContextEntropyModel p(ŷ_b), ConditionalEntropyModel p(ŷ_e | ŷ_b),
                             exact serial + wavefront rANS coding
+    latent_codec            LatentCodec: the compress / decompress lifecycle of both layers
     bottleneck, enhancement BaseBottleneck (f_b, g_b, g_a), EnhancementBottleneck (f_e, g_e)
-    losses                  rate, reconstruction reward (proposed / baseline)
+    scalable, frozen        the two-layer forward and its real bits; a frozen base from a file
+    losses                  RateLoss, ReconstructionLoss (proposed / baseline)
     bitstream, codec        the .ttc container and the scalable codec built from checkpoints
     checkpoint              the framework-free "ttc_codec" spec adapters store in checkpoints
     rd/                     RD JSON, BD-rate, plots
@@ -29,6 +31,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
+    "LatentCodec": "ttc_core.latent_codec",
     "BaseBottleneck": "ttc_core.bottleneck",
     "BottleneckOutput": "ttc_core.bottleneck",
     "EnhancementBottleneck": "ttc_core.enhancement",
@@ -37,9 +40,11 @@ _LAZY = {
     "ConditionalEntropyModel": "ttc_core.entropy",
     "AnalysisTransform": "ttc_core.transforms",
     "SynthesisTransform": "ttc_core.transforms",
-    "ReconstructionReward": "ttc_core.losses",
+    "ReconstructionLoss": "ttc_core.losses",
     "RateLoss": "ttc_core.losses",
     "ScalableCodec": "ttc_core.codec",
+    "ScalableOutput": "ttc_core.scalable",
+    "scalable_forward": "ttc_core.scalable",
     "BitstreamError": "ttc_core.bitstream",
 }
 

@@ -9,19 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ._padding import crop, pad_to_multiple
+from ._padding import crop
 from .entropy import ContextEntropyModel
+from .latent_codec import STRIDE, LatentCodec
 from .losses import bits_per_image
-from .quantization import ste_round
 from .transforms import AnalysisTransform, SynthesisTransform
 
 __all__ = ["BaseBottleneck", "BottleneckOutput", "STRIDE"]
-
-#: total downsampling of the analysis transform
-STRIDE = 16
 
 
 @dataclass
@@ -36,13 +32,16 @@ class BottleneckOutput:
     bpp: Tensor  #: estimated bits per pixel of the H×W input, (N,)
 
 
-class BaseBottleneck(nn.Module):
+class BaseBottleneck(LatentCodec):
     r"""Base layer ``x → ŷ_b → (pseudo-image, reconstruction)``::
 
                    ┌─ g_b (n=1) ─ pseudo-image ─▶ task network
         x ─ f ─ ⌊·⌉ ─┤
                    │└─ g_a (n=3) ─ x̂ ─▶ β·rec(x̂, x)      (detached ŷ_b in the Baseline)
                    └── p(ŷ_b): ContextEntropyModel ─▶ rate
+
+    The coding lifecycle (``encode``, ``update``, ``compress``, ``decompress``,
+    ``actual_bits``) is :class:`~ttc_core.latent_codec.LatentCodec`'s, with no side information.
 
     Inputs of any size are replicate-padded at the bottom/right to a multiple of 16 and the
     outputs cropped back. **bpp counts the pixels of the unpadded input** (``H·W`` of ``x``):
@@ -84,11 +83,6 @@ class BaseBottleneck(nn.Module):
         )
         self.latent_channels = latent_channels
 
-    def encode(self, x: Tensor) -> Tensor:
-        """ŷ_b of ``x`` (padded to a multiple of 16), straight-through rounded."""
-        x, _ = pad_to_multiple(x, STRIDE)
-        return ste_round(self.analysis(x))
-
     def decode(self, y_hat: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
         """Pseudo-image and reconstruction of ``y_hat``, cropped to ``size``."""
         return (
@@ -104,7 +98,7 @@ class BaseBottleneck(nn.Module):
         Args:
             x: images ``(N, C, H, W)``, any ``H, W``.
             detach_reconstruction: feed ``g_a`` a detached ŷ_b (the Baseline's probe; see
-                :class:`~ttc_core.losses.ReconstructionReward`).
+                :class:`~ttc_core.losses.ReconstructionLoss`).
             reconstruct: compute ``g_a`` at all (skip it where nothing uses it).
         """
         size = tuple(x.shape[-2:])
@@ -117,21 +111,3 @@ class BaseBottleneck(nn.Module):
             recon = crop(self.reconstruction_synthesis(y_in), size)
         bits = bits_per_image(likelihoods)
         return BottleneckOutput(y_hat, likelihoods, pseudo, recon, bits, bits / (size[0] * size[1]))
-
-    # -- real bitstreams ----------------------------------------------------------------
-    def update(self, force: bool = False) -> bool:
-        """Build the entropy coder tables (CompressAI's ``update()``), before coding."""
-        return self.entropy_model.update(force=force)
-
-    @torch.no_grad()
-    def compress(self, x: Tensor, order: str = "wavefront") -> tuple[list[bytes], Tensor]:
-        """Code ``x``; returns one rANS string per image and the coded ŷ_b."""
-        y_hat = self.encode(x)
-        return self.entropy_model.compress(y_hat, order=order), y_hat
-
-    @torch.no_grad()
-    def decompress(
-        self, strings: list[bytes], latent_shape: tuple[int, int], order: str = "wavefront"
-    ) -> Tensor:
-        """ŷ_b from rANS strings (float32, CPU)."""
-        return self.entropy_model.decompress(strings, latent_shape, order=order)

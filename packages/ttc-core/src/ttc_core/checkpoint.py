@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import torch
@@ -52,6 +52,7 @@ __all__ = [
     "spec_to_tensor",
     "state_dict_of",
     "sub_state_dict",
+    "to_plain",
 ]
 
 CODEC_FORMAT = "ttc-codec/1"
@@ -123,17 +124,25 @@ def sub_state_dict(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, 
 
 
 def _module_spec(kwargs: Mapping[str, Any], prefix: str) -> dict[str, Any]:
-    return {"kwargs": _plain(kwargs), "prefix": str(prefix)}
+    return {"kwargs": to_plain(kwargs), "prefix": str(prefix)}
 
 
-def _plain(obj: Any) -> Any:
-    """Convert tuples / numpy scalars to plain lists / numbers (safe to unpickle, JSON-able)."""
+def to_plain(obj: Any, drop_keys: Collection[str] = ()) -> Any:
+    """Plain dicts / lists / numbers of any config-like value: safe to unpickle, JSON-able.
+
+    Mappings (``dict``, OmegaConf's ``DictConfig``, MMEngine's ``ConfigDict``) become dicts
+    with string keys, without the keys in ``drop_keys`` (at any depth: e.g. weight paths that
+    must not travel in a spec); sequences (``tuple``, ``ListConfig``) become lists; numpy /
+    torch scalars become numbers. Every adapter writes its specs through this function.
+    """
     if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):
+        return {str(k): to_plain(v, drop_keys) for k, v in obj.items() if k not in drop_keys}
+    if isinstance(obj, (str, bytes, int, float, bool)) or obj is None:
+        return obj
+    if hasattr(obj, "item") and callable(obj.item) and getattr(obj, "ndim", 0) == 0:
         return obj.item()
+    if isinstance(obj, Iterable):
+        return [to_plain(v, drop_keys) for v in obj]
     return obj
 
 
@@ -168,8 +177,8 @@ def make_codec_spec(
     spec: dict[str, Any] = {
         "format": CODEC_FORMAT,
         "input": {
-            "mean": _plain(mean),
-            "std": _plain(std),
+            "mean": to_plain(mean),
+            "std": to_plain(std),
             "scale": float(scale),
             "channel_order": channel_order,
             "resize_shortest_edge": None

@@ -225,11 +225,11 @@ class ScalableCodec(nn.Module):
         header = StreamHeader(
             int(x.shape[-2]), int(x.shape[-1]), self.model_name, self.model_digest(), order
         )
-        strings, y_b = self.base.compress(self.base_input(x), order)
+        strings, y_b = self.base.compress(self.base_input(x), order=order)
         header.layers["base"] = LayerStream(*y_b.shape[1:], latent_crc(y_b), strings[0])
         if layers == "all":
             # the decoder only has the decoded ŷ_b, which equals y_b exactly
-            strings, y_e = self.enhancement.compress(self.enhancement_input(x), y_b, order)
+            strings, y_e = self.enhancement.compress(self.enhancement_input(x), y_b, order=order)
             header.layers["enhancement"] = LayerStream(*y_e.shape[1:], latent_crc(y_e), strings[0])
         return bitstream.pack(header)
 
@@ -261,11 +261,8 @@ class ScalableCodec(nn.Module):
                     f"match a {header.height}×{header.width} image (expected "
                     f"{'×'.join(map(str, expected))})"
                 )
-            side = y.get("base")
-            if key == "base":
-                y_hat = model.decompress([layer.string], expected[1:], header.order)
-            else:
-                y_hat = model.decompress([layer.string], expected[1:], side, header.order)
+            side = y.get("base") if key == "enhancement" else None
+            y_hat = model.decompress([layer.string], expected[1:], side, order=header.order)
             if latent_crc(y_hat) != layer.latent_crc:
                 raise BitstreamError(
                     f"decoded {key} latent fails its CRC: the stream is corrupt, or encoder and "

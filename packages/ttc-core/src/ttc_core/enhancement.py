@@ -10,13 +10,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ._padding import crop, pad_to_multiple
-from .bottleneck import STRIDE
+from ._padding import crop
 from .entropy import ConditionalEntropyModel
+from .latent_codec import LatentCodec
 from .losses import bits_per_image
-from .quantization import ste_round
 from .transforms import AnalysisTransform, SynthesisTransform
 
 __all__ = ["EnhancementBottleneck", "EnhancementOutput"]
@@ -26,20 +25,22 @@ __all__ = ["EnhancementBottleneck", "EnhancementOutput"]
 class EnhancementOutput:
     y_hat: Tensor  #: quantised enhancement latent ŷ_e
     likelihoods: Tensor  #: p(ŷ_e | ŷ_b)
-    output: Tensor  #: g_e(ŷ_e), (N, out_channels, H, W)
+    output: Tensor | None  #: g_e(ŷ_e), (N, out_channels, H, W); None when not synthesised
     bits: Tensor  #: estimated enhancement bits per image, (N,)
     bpp: Tensor  #: estimated enhancement bits per pixel of the H×W input, (N,)
 
 
-class EnhancementBottleneck(nn.Module):
+class EnhancementBottleneck(LatentCodec):
     r"""Enhancement layer ``x → ŷ_e → g_e(ŷ_e)``, rate ``R(ŷ_e | ŷ_b)``::
 
         x ─ f_e ─ ⌊·⌉ ─ ŷ_e ─ g_e ─ output (reconstruction, or pseudo-image for a task network)
                          │
         ŷ_b (frozen) ─▶ p(ŷ_e | ŷ_b): ConditionalEntropyModel ─▶ rate
 
-    The decoder ``g_e`` sees only ŷ_e. ``synthesis_blocks`` is 3 for reconstruction and 1 for a
-    pseudo-image. The input must have the size the base layer saw, so that ŷ_b and ŷ_e align.
+    The coding lifecycle is :class:`~ttc_core.latent_codec.LatentCodec`'s, with ŷ_b as the
+    entropy model's side information. The decoder ``g_e`` sees only ŷ_e. ``synthesis_blocks``
+    is 3 for reconstruction and 1 for a pseudo-image. The input must have the size the base
+    layer saw, so that ŷ_b and ŷ_e align.
 
     Two retraining stages start from a trained conditional model and train **only the entropy
     model** (``f_e`` and ``g_e`` frozen), for the same number of steps:
@@ -67,6 +68,7 @@ class EnhancementBottleneck(nn.Module):
         continued: bool = False,
     ):
         super().__init__()
+        self.takes_side = True
         self.analysis = AnalysisTransform(
             in_channels, latent_channels, analysis_channels, analysis_blocks, activation
         )
@@ -131,39 +133,18 @@ class EnhancementBottleneck(nn.Module):
         self._freeze_transforms(self.entropy_model_only)
         return self
 
-    def encode(self, x: Tensor) -> Tensor:
-        x, _ = pad_to_multiple(x, STRIDE)
-        return ste_round(self.analysis(x))
+    def forward(self, x: Tensor, side: Tensor | None, synthesize: bool = True) -> EnhancementOutput:
+        """``x``: the input ``(N, C, H, W)``; ``side``: the decoded base ŷ_b (or None).
 
-    def forward(self, x: Tensor, side: Tensor | None) -> EnhancementOutput:
-        """``x``: the input ``(N, C, H, W)``; ``side``: the decoded base ŷ_b (or None)."""
+        ``synthesize=False`` skips ``g_e`` (``output`` is None): Standalone / Continued
+        training minimises the rate only.
+        """
         size = tuple(x.shape[-2:])
         y_hat = self.encode(x)
         likelihoods = self.entropy_model(y_hat, side).likelihoods
-        output = crop(self.synthesis(y_hat), size)
+        output = crop(self.synthesis(y_hat), size) if synthesize else None
         bits = bits_per_image(likelihoods)
         return EnhancementOutput(y_hat, likelihoods, output, bits, bits / (size[0] * size[1]))
-
-    # -- real bitstreams ----------------------------------------------------------------
-    def update(self, force: bool = False) -> bool:
-        return self.entropy_model.update(force=force)
-
-    @torch.no_grad()
-    def compress(
-        self, x: Tensor, side: Tensor | None, order: str = "wavefront"
-    ) -> tuple[list[bytes], Tensor]:
-        y_hat = self.encode(x)
-        return self.entropy_model.compress(y_hat, side, order), y_hat
-
-    @torch.no_grad()
-    def decompress(
-        self,
-        strings: list[bytes],
-        latent_shape: tuple[int, int],
-        side: Tensor | None,
-        order: str = "wavefront",
-    ) -> Tensor:
-        return self.entropy_model.decompress(strings, latent_shape, side, order)
 
     @torch.no_grad()
     def synthesize(self, y_hat: Tensor, size: tuple[int, int]) -> Tensor:

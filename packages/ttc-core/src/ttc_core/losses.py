@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "ReconstructionReward",
+    "ReconstructionLoss",
     "RateLoss",
     "bits_per_image",
     "bpp_from_likelihoods",
@@ -76,8 +76,11 @@ class RateLoss:
         return {"loss_rate": self.alpha * mean, "bpp_estimated": mean.detach()}
 
 
-class ReconstructionReward:
-    """The reconstruction reward ``β · rec(g_a(ŷ_b), x)`` of the base layer.
+class ReconstructionLoss:
+    """The base layer's reconstruction loss ``β · rec(g_a(ŷ_b), x)`` (the paper's "reward").
+
+    Named a loss because it is one (minimised); the paper calls β·rec the reconstruction
+    reward of the base latent (METHOD §1). Was ``ReconstructionReward`` in 0.1.
 
     Args:
         beta: weight β of the reward in ``"proposed"`` mode (the reference release uses 0.1,
@@ -88,7 +91,7 @@ class ReconstructionReward:
             learning), so direct reconstruction can still be reported.
         probe_weight: weight of the probe's loss in ``"baseline"`` mode.
 
-    The detaching happens where ŷ_b enters ``g_a``: pass :attr:`detach_latent` to
+    The detaching happens where ŷ_b enters ``g_a``: pass :attr:`detach_reconstruction` to
     :meth:`ttc_core.bottleneck.BaseBottleneck.forward`.
     """
 
@@ -110,12 +113,14 @@ class ReconstructionReward:
         self.probe_weight = float(probe_weight)
 
     @property
-    def detach_latent(self) -> bool:
+    def detach_reconstruction(self) -> bool:
+        """``g_a`` sees a detached ŷ_b (the Baseline's probe); the name of the argument of
+        :meth:`~ttc_core.bottleneck.BaseBottleneck.forward` it is passed to."""
         return self.mode == "baseline"
 
     @property
     def weight(self) -> float:
-        return self.probe_weight if self.detach_latent else self.beta
+        return self.probe_weight if self.detach_reconstruction else self.beta
 
     def __call__(self, reconstruction: Tensor, target: Tensor) -> dict[str, Tensor]:
         rec = reconstruction_rmse(reconstruction, target)

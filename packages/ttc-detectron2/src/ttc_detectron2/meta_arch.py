@@ -31,7 +31,7 @@ from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
 from detectron2.utils.events import get_event_storage
 from torch import Tensor
 
-from ttc_core.losses import RateLoss, ReconstructionReward
+from ttc_core.losses import RateLoss, ReconstructionLoss
 
 from .backbone import TTCBackbone, TTCTerms
 from .config import validate_ttc_config
@@ -49,7 +49,7 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
     Args (besides ``GeneralizedRCNN``'s):
         alpha: rate weight α.
         beta: reconstruction reward β (``"proposed"`` mode).
-        mode: ``"proposed"`` or ``"baseline"`` (see :class:`ttc_core.losses.ReconstructionReward`).
+        mode: ``"proposed"`` or ``"baseline"`` (see :class:`ttc_core.losses.ReconstructionLoss`).
         probe_weight: weight of the reconstruction probe in ``"baseline"`` mode.
     """
 
@@ -71,21 +71,23 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             )
         try:
             self.rate_loss = RateLoss(alpha)
-            self.reward = ReconstructionReward(beta, mode, probe_weight)
+            self.recon_loss = ReconstructionLoss(beta, mode, probe_weight)
         except ValueError as exc:
             raise TTCConfigError(str(exc)) from exc
         # the mode decides where ŷ_b enters g_a: one source of truth, here
-        self.backbone.detach_reconstruction = self.reward.detach_latent
+        self.backbone.detach_reconstruction = self.recon_loss.detach_reconstruction
         logger.info("ttc objective in force: %s", self.objective())
 
     def objective(self) -> dict[str, Any]:
         """The loss weights in force: ``mode``, ``alpha``, ``beta`` (0 in the Baseline),
         ``probe_weight`` (the Baseline's probe g_a only). Written into checkpoints."""
         return {
-            "mode": self.reward.mode,
+            "mode": self.recon_loss.mode,
             "alpha": float(self.rate_loss.alpha),
-            "beta": float(self.reward.beta),
-            "probe_weight": float(self.reward.probe_weight) if self.reward.detach_latent else 0.0,
+            "beta": float(self.recon_loss.beta),
+            "probe_weight": float(self.recon_loss.probe_weight)
+            if self.recon_loss.detach_reconstruction
+            else 0.0,
         }
 
     @classmethod
@@ -117,7 +119,7 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             n = float(len(terms.bpp_estimated))
             loss = rmse = 0.0
             for recon, target, idx in terms.reconstructions:
-                r = self.reward(recon, target)
+                r = self.recon_loss(recon, target)
                 loss = loss + r["loss_recon"] * (len(idx) / n)
                 rmse = rmse + r["recon_rmse"] * (len(idx) / n)
             out["loss_recon"], out["recon_rmse"] = loss, rmse

@@ -29,7 +29,7 @@ from mmseg.registry import MODELS
 from torch import Tensor
 
 from ttc_core.checkpoint import make_codec_spec
-from ttc_core.losses import RateLoss, ReconstructionReward, psnr
+from ttc_core.losses import RateLoss, ReconstructionLoss, psnr
 from ttc_core.optim import probe_parameters
 
 from .backbone import CodecTerms, TTCBackbone
@@ -59,7 +59,7 @@ class CodecSegmentorMixin:
             )
         try:
             self.rate_loss = RateLoss(cfg["alpha"])
-            self.recon_reward = ReconstructionReward(cfg["beta"], cfg["mode"], cfg["probe_weight"])
+            self.recon_loss = ReconstructionLoss(cfg["beta"], cfg["mode"], cfg["probe_weight"])
         except ValueError as exc:
             hint = ""
             if cfg["mode"] == "baseline" and cfg["beta"] != 0:
@@ -80,7 +80,7 @@ class CodecSegmentorMixin:
             ),
             logger="current",
         )
-        self.backbone.detach_reconstruction = self.recon_reward.detach_latent
+        self.backbone.detach_reconstruction = self.recon_loss.detach_reconstruction
         mean, std = self._input_normalization()
         self.backbone.set_input_normalization(mean, std)
 
@@ -98,7 +98,7 @@ class CodecSegmentorMixin:
     def probe_parameters(self) -> list:
         """The Baseline's probe ``g_a`` (kept apart by ``TTCOptimWrapperConstructor``); none in
         Proposed mode, where ``g_a`` is part of the objective."""
-        if self.recon_reward.mode != "baseline":
+        if self.recon_loss.mode != "baseline":
             return []
         return probe_parameters(self)
 
@@ -109,7 +109,7 @@ class CodecSegmentorMixin:
         losses = dict(self.rate_loss(terms.bpp_estimated))
         recon = terms.output.reconstruction
         if recon is not None:
-            losses.update(self.recon_reward(recon, self.backbone.reconstruction_target(terms)))
+            losses.update(self.recon_loss(recon, self.backbone.reconstruction_target(terms)))
         return losses
 
     # -- inference --------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import CheckpointHook
@@ -86,9 +87,15 @@ class TTCSelectionSplit(torch.utils.data.Dataset):
         files: file names of the selection images instead of ``size`` / ``seed``.
 
     Use the same ``dataset``, ``size``, ``seed`` and ``files`` for both parts (the training
-    and the validation pipelines may differ): :func:`check_protocol` checks it. The wrapped
-    part is the dataset's own ``get_subset``, so MMEngine's re-draw of a failed item stays
-    inside the part.
+    and the validation pipelines may differ): :func:`check_protocol` checks it. A failed
+    item is re-drawn inside the part, as ``BaseDataset.__getitem__`` re-draws inside a dataset.
+
+    The part indexes the built dataset rather than taking ``BaseDataset.get_subset``: that
+    copies the dataset with a ``copy.deepcopy`` memo that is a mutable default argument
+    (mmengine 0.10.7 ``_copy_without_annotation(memo=dict())``), shared by every call in the
+    process, so an object whose ``id`` was reused after garbage collection is "copied" as a
+    stale object from an earlier call (seen: a dataset in place of a pipeline, "object is not
+    callable" in the third of several runners).
     """
 
     def __init__(
@@ -104,9 +111,9 @@ class TTCSelectionSplit(torch.utils.data.Dataset):
         self.part = part
         self.split = SelectionSplit(size=size, seed=int(seed), files=tuple(files))
         full = DATASETS.build(dataset) if isinstance(dataset, Mapping) else dataset
-        if not hasattr(full, "get_subset"):
+        if not hasattr(full, "prepare_data"):
             raise TypeError(
-                f"TTCSelectionSplit needs a dataset with get_subset() (an MMEngine BaseDataset), "
+                f"TTCSelectionSplit needs an MMEngine BaseDataset (with prepare_data()), "
                 f"got {type(full).__name__}"
             )
         full.full_init()
@@ -117,7 +124,7 @@ class TTCSelectionSplit(torch.utils.data.Dataset):
         self.num_source = len(keys)
         self.source_name = dataset_name(full)
         self.ttc_name = f"{self.source_name}:{part}"
-        self.dataset = full.get_subset(self.indices)
+        self.dataset = full
         print_log(
             f"selection split of {self.source_name} (size {self.split.size}, seed "
             f"{self.split.seed}{', file list' if self.split.files else ''}): '{part}' has "
@@ -133,13 +140,25 @@ class TTCSelectionSplit(torch.utils.data.Dataset):
         """Nothing to do: the split is made when the wrapper is built."""
 
     def get_data_info(self, idx: int) -> dict:
-        return self.dataset.get_data_info(idx)
+        return self.dataset.get_data_info(self.indices[idx])
 
     def __getitem__(self, idx: int):
-        return self.dataset[idx]
+        full = self.dataset
+        index = self.indices[idx]
+        if full.test_mode:
+            return full[index]  # raises on a failed item, as MMEngine does in test mode
+        for _ in range(full.max_refetch + 1):
+            data = full.prepare_data(index)
+            if data is not None:
+                return data
+            index = self.indices[np.random.randint(0, len(self.indices))]
+        raise RuntimeError(
+            f"{self.ttc_name}: no valid item after {full.max_refetch + 1} draws; check the "
+            "dataset's files and pipeline"
+        )
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.indices)
 
     def __repr__(self) -> str:
         return f"TTCSelectionSplit({self.ttc_name}, {len(self)} of {self.num_source} images)"
