@@ -59,9 +59,13 @@ class LatentCodec(nn.Module):
             raise TypeError(f"{type(self).__name__} takes no side information (side=None)")
 
     def encode(self, x: Tensor) -> Tensor:
-        """ŷ of ``x`` (padded to a multiple of 16), straight-through rounded."""
+        """ŷ of ``x`` (padded to a multiple of 16), straight-through rounded, float32.
+
+        Under mixed precision ``f`` runs in the autocast dtype; ŷ is rounded in float32 (the
+        entropy model and the coder work in float32, see ``AutoregressiveEntropyModel``).
+        """
         x, _ = pad_to_multiple(x, STRIDE)
-        return ste_round(self.analysis(x))
+        return ste_round(self.analysis(x).float())
 
     def estimated_bits(self, y_hat: Tensor, side: Tensor | None = None) -> Tensor:
         """Likelihood estimate of the bits of each image of ``y_hat``, ``(N,)``."""

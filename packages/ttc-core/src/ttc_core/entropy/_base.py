@@ -101,14 +101,20 @@ class AutoregressiveEntropyModel(nn.Module):
         rounding of ``ŷ − μ``.
         """
         self._check_latent(y_hat)
-        ctx = self.context_prediction(y_hat)
-        feats = self.side_features(side, y_hat)
-        params = self.entropy_parameters(ctx if feats is None else torch.cat([ctx, feats], 1))
-        scales, means = params.chunk(2, dim=1)
-        residual = ste_round(y_hat - means)
-        likelihoods = self.gaussian_conditional._likelihood(residual, scales)
-        if self.gaussian_conditional.use_likelihood_bound:
-            likelihoods = self.gaussian_conditional.likelihood_lower_bound(likelihoods)
+        # Always float32, also under mixed precision (torch.autocast): the likelihood bound
+        # 1e-9 underflows in float16, bfloat16's 8-bit mantissa moves σ and μ by ~0.4 %, and
+        # the coder (float32 on the CPU) must see the parameters the rate was trained with.
+        with torch.autocast(device_type=y_hat.device.type, enabled=False):
+            y_hat = y_hat.float()
+            side = side.float() if side is not None else None
+            ctx = self.context_prediction(y_hat)
+            feats = self.side_features(side, y_hat)
+            params = self.entropy_parameters(ctx if feats is None else torch.cat([ctx, feats], 1))
+            scales, means = params.chunk(2, dim=1)
+            residual = ste_round(y_hat - means)
+            likelihoods = self.gaussian_conditional._likelihood(residual, scales)
+            if self.gaussian_conditional.use_likelihood_bound:
+                likelihoods = self.gaussian_conditional.likelihood_lower_bound(likelihoods)
         return EntropyParameters(likelihoods, scales, means)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
