@@ -3,7 +3,9 @@
 **Importing this package registers its components with Detectron2** (the modules below are
 imported here for that side effect, as Detectron2's own projects do):
 
-- ``BACKBONE_REGISTRY``:  ``build_ttc_backbone`` (:mod:`ttc_detectron2.backbone`)
+- ``BACKBONE_REGISTRY``:  ``build_ttc_backbone`` (:mod:`ttc_detectron2.backbone`) and
+  ``build_timm_fpn_backbone`` (a timm model + FPN as ``MODEL.TTC.INNER``,
+  :mod:`ttc_detectron2.timm_backbone`)
 - ``META_ARCH_REGISTRY``: ``TTCGeneralizedRCNN`` (:mod:`ttc_detectron2.meta_arch`) and
   ``TTCReconstructionEnhancement`` (the COCO reconstruction enhancement layer,
   :mod:`ttc_detectron2.enhancement`)
@@ -33,6 +35,7 @@ from .enhancement import TTCReconstructionEnhancement  # registers the enhanceme
 from .errors import TTCConfigError, explain, helpful_errors
 from .evaluation import TTCEnhancementEvaluator, TTCRateEvaluator
 from .meta_arch import TTCGeneralizedRCNN  # registers the meta-architecture
+from .timm_backbone import TimmFeatures, build_timm_fpn_backbone  # registers the timm backbone
 
 __version__ = "0.1.0"
 
@@ -45,7 +48,9 @@ __all__ = [
     "TTCRateEvaluator",
     "TTCReconstructionEnhancement",
     "TTCTerms",
+    "TimmFeatures",
     "add_ttc_config",
+    "build_timm_fpn_backbone",
     "build_ttc_backbone",
     "explain",
     "has_ttc_config",

@@ -25,6 +25,7 @@ from typing import Any
 from detectron2.config import CfgNode as CN
 
 from .errors import TTCConfigError
+from .timm_backbone import add_timm_config
 
 __all__ = [
     "MODES",
@@ -49,7 +50,8 @@ ACTIVATIONS = ("elu", "relu", "gelu", "leaky_relu")
 def add_ttc_config(cfg: CN) -> CN:
     """Add the ttc keys, with their defaults, to ``cfg`` (in place; also returned).
 
-    Adds ``MODEL.TTC``, ``DATASETS.SELECTION`` and ``SOLVER.OPTIMIZER`` / ``SOLVER.ADAM_BETAS``.
+    Adds ``MODEL.TTC``, ``DATASETS.SELECTION``, ``SOLVER.OPTIMIZER`` / ``SOLVER.ADAM_BETAS``
+    and ``MODEL.TIMM`` (:func:`ttc_detectron2.timm_backbone.add_timm_config`).
     Idempotent.
     """
     cfg.MODEL.TTC = CN()
@@ -164,6 +166,9 @@ def add_ttc_config(cfg: CN) -> CN:
     s.METRIC = "bbox/AP"
     # "max" (AP, PSNR) or "min" (e.g. a rate) of METRIC is best.
     s.MODE = "max"
+
+    # -- timm task networks (MODEL.TTC.INNER: build_timm_fpn_backbone) -------------------------
+    add_timm_config(cfg)
     return cfg
 
 
