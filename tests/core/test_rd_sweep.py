@@ -142,3 +142,122 @@ def test_bad_sweeps(tools, tmp_path):
     with pytest.raises(SweepError, match="launcher"):
         plan_sweep("mmseg", cfg, [1], tmp_path, tools_dir=tmp_path / "none")
     assert sys.executable in plan_sweep("mmseg", cfg, [1], tmp_path, tools_dir=d)[0].command
+
+
+# -- Slurm: a fake sbatch / srun on PATH run the array tasks here -----------------------------
+FAKE_SBATCH = """#!/usr/bin/env python3
+import os, re, subprocess, sys
+script = sys.argv[-1]
+text = open(script).read()
+first, last = map(int, re.search(r"#SBATCH --array=(\\d+)-(\\d+)", text).group(1, 2))
+with open(os.environ["FAKE_SLURM_LOG"], "a") as log:
+    log.write(" ".join(sys.argv[1:]) + "\\n")
+for task in range(first, last + 1):
+    env = dict(os.environ, SLURM_ARRAY_TASK_ID=str(task), SLURM_ARRAY_JOB_ID="4242")
+    subprocess.run(["bash", script], env=env, check=False)
+print("4242")
+"""
+FAKE_SRUN = """#!/usr/bin/env bash
+while [[ "$1" == --* ]]; do shift; done
+exec "$@"
+"""
+
+
+@pytest.fixture
+def fake_slurm(tmp_path, monkeypatch):
+    import os
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, text in (("sbatch", FAKE_SBATCH), ("srun", FAKE_SRUN)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SLURM_LOG", str(tmp_path / "sbatch.log"))
+    return tmp_path / "sbatch.log"
+
+
+def _sweep_argv(cfg, d, out, *extra):
+    return [
+        "rd",
+        "sweep",
+        "--framework",
+        "detectron2",
+        "--config",
+        str(cfg),
+        "--alphas",
+        "0.5",
+        "1",
+        "2",
+        "--out",
+        str(out),
+        "--tools-dir",
+        str(d),
+        *extra,
+    ]
+
+
+COLLECT = [
+    "--metric",
+    "bbox/AP",
+    "--name",
+    "Proposed",
+    "--estimated-only",
+    "--bpp-estimated",
+    "bpp",
+]
+
+
+def test_slurm_array_job_equals_the_local_sweep(tools, tmp_path, fake_slurm, capsys):
+    d, cfg = tools
+    local = tmp_path / "local.json"
+    assert main(_sweep_argv(cfg, d, tmp_path / "l", *COLLECT, "-o", str(local))) == 0
+    out = tmp_path / "s"
+    slurm = ["--slurm", "--partition", "gpu", "--time", "01:00:00", "--submit"]
+    assert main(_sweep_argv(cfg, d, out, *slurm)) == 0
+    assert "Slurm job 4242" in capsys.readouterr().out
+    script = (out / "sweep.slurm").read_text()
+    for line in ("--array=0-2", "--partition=gpu", "--time=01:00:00", "--gres=gpu:1"):
+        assert f"#SBATCH {line}" in script
+    assert fake_slurm.read_text().startswith("--parsable")
+    # every task ran once, through the same launcher command as the local sweep
+    for a in ("0.5", "1", "2"):
+        assert (out / f"alpha_{a}" / "calls.txt").read_text().count("run") == 1
+    # the same collection as the local sweep's
+    collected = tmp_path / "slurm.json"
+    assert main(_sweep_argv(cfg, d, out, *COLLECT, "-o", str(collected))) == 0
+    a, b = load_rd(local), load_rd(collected)
+    assert a.results == b.results and a.name == b.name
+    # resumable: nothing left, nothing submitted again
+    assert main(_sweep_argv(cfg, d, out, "--slurm", "--submit")) == 0
+    assert "nothing to submit" in capsys.readouterr().err
+    assert fake_slurm.read_text().count("--parsable") == 1
+
+
+def test_slurm_array_covers_only_unfinished_points_and_a_task_resumes(tools, tmp_path, capsys):
+    d, cfg = tools
+    out = tmp_path / "s"
+    assert main(_sweep_argv(cfg, d, out, "--alphas", "1")) == 0  # α = 1 finished locally
+    assert main(_sweep_argv(cfg, d, out, "--slurm", "--gpus-per-job", "0")) == 0
+    script = (out / "sweep.slurm").read_text()
+    assert "#SBATCH --array=0-1" in script and "--gres" not in script  # α = 0.5 and 2
+    plan = out / "sweep_plan.json"
+    assert f"rd task {plan.resolve()}" in script
+    assert main(["rd", "task", str(plan), "1"]) == 0  # what array task 1 runs: α = 2
+    assert (out / "alpha_2" / "calls.txt").read_text().count("run") == 1
+    assert not (out / "alpha_0.5" / "calls.txt").exists()
+    assert main(["rd", "task", str(plan), "1"]) == 0  # a resubmitted task skips it
+    assert "finished earlier" in capsys.readouterr().err
+    assert (out / "alpha_2" / "calls.txt").read_text().count("run") == 1
+    assert main(["rd", "task", str(plan), "2"]) == 2
+
+
+def test_slurm_refuses_what_would_not_run(tools, tmp_path, capsys):
+    d, cfg = tools
+    assert main(_sweep_argv(cfg, d, tmp_path / "s", "--submit")) == 2
+    assert "add --slurm" in capsys.readouterr().err
+    argv = _sweep_argv(cfg, d, tmp_path / "s", "--slurm", "--num-gpus", "2", "--gpus-per-job", "1")
+    assert main(argv) == 2
+    assert "--gpus-per-job 1 < --num-gpus 2" in capsys.readouterr().err
+    assert main(["rd", "task", str(tmp_path / "nope.json"), "0"]) == 2
+    assert "not a sweep plan" in capsys.readouterr().err

@@ -5,7 +5,8 @@
 - ``ttc rd validate``: check RD files against the schema of :mod:`ttc_core.rd.format`.
 - ``ttc rd upgrade``: rewrite RD files of an older format (``ttc-rd/1``) in the current one.
 - ``ttc rd sweep``: one training run per α through the frameworks' launchers, resumable, then
-  collect (:mod:`ttc_core.rd.sweep`).
+  collect (:mod:`ttc_core.rd.sweep`); ``--slurm [--submit]`` writes (and submits) one Slurm
+  array job instead, whose tasks call ``ttc rd task PLAN INDEX``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,16 @@ from collections.abc import Sequence
 
 from ttc_core.rd.collect import SELECT_RULES, CollectError, collect_runs
 from ttc_core.rd.format import FORMAT, RDFormatError, dumps, load_rd, save_rd
-from ttc_core.rd.sweep import FRAMEWORKS, SweepError, plan_sweep, run_sweep
+from ttc_core.rd.sweep import (
+    FRAMEWORKS,
+    SlurmOptions,
+    SweepError,
+    plan_sweep,
+    run_sweep,
+    run_task,
+    submit,
+    write_slurm,
+)
 
 PROG = "ttc rd"
 
@@ -124,7 +134,7 @@ def _add_collect_options(c: argparse.ArgumentParser, required: bool) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Build and check RD JSON files.")
-    sub = parser.add_subparsers(dest="command", metavar="{collect,validate,upgrade,sweep}")
+    sub = parser.add_subparsers(dest="command", metavar="{collect,validate,upgrade,sweep,task}")
 
     c = sub.add_parser(
         "collect",
@@ -178,7 +188,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="print the commands of the unfinished runs (one per line, for a scheduler) and exit",
     )
+    slurm = w.add_argument_group(
+        "Slurm",
+        "--slurm writes OUT/sweep.slurm, one array job with a task per unfinished rate point "
+        "(each runs the launcher as a local sweep does, resumable), instead of running them; "
+        "collect afterwards with `ttc rd collect` (or this command again with --metric).",
+    )
+    slurm.add_argument("--slurm", action="store_true", help="write a Slurm array job")
+    slurm.add_argument("--submit", action="store_true", help="also submit it with sbatch")
+    slurm.add_argument("--partition")
+    slurm.add_argument(
+        "--gpus-per-job", type=int, help="GPUs per array task (default: --num-gpus; 0: CPU)"
+    )
+    slurm.add_argument("--time", help="time limit per task, e.g. 24:00:00")
+    slurm.add_argument("--cpus-per-task", type=int)
+    slurm.add_argument("--account")
+    slurm.add_argument("--max-parallel", type=int, help="at most this many tasks at a time")
     _add_collect_options(w, required=False)
+
+    t = sub.add_parser(
+        "task",
+        prog=f"{PROG} task",
+        help="run one point of a sweep plan (what a Slurm array task calls)",
+        description="Run point INDEX of a sweep plan written by `ttc rd sweep --slurm` "
+        "(OUT/sweep_plan.json), unless it finished earlier.",
+    )
+    t.add_argument("plan")
+    t.add_argument("index", type=int)
     return parser
 
 
@@ -233,7 +269,31 @@ def _sweep(args: argparse.Namespace, launcher_args: Sequence[str]) -> int:
             if not p.done:
                 print(shlex.join(p.command))
         return 0
-    run_sweep(points, jobs=args.jobs)
+    if args.submit and not args.slurm:
+        raise SweepError("--submit submits the Slurm array job of --slurm: add --slurm")
+    if args.slurm:
+        gpus = args.num_gpus if args.gpus_per_job is None else args.gpus_per_job
+        if 0 < gpus < args.num_gpus:
+            raise SweepError(f"--gpus-per-job {gpus} < --num-gpus {args.num_gpus} of each run")
+        options = SlurmOptions(
+            partition=args.partition,
+            gpus_per_job=gpus,
+            time=args.time,
+            cpus_per_task=args.cpus_per_task,
+            account=args.account,
+            max_parallel=args.max_parallel,
+        )
+        script = write_slurm(points, args.out, options)
+        if script is None:
+            print(f"{PROG} sweep: every point has finished; nothing to submit", file=sys.stderr)
+        elif args.submit:
+            print(f"submitted {script} as Slurm job {submit(script)}")
+        else:
+            print(f"wrote {script}: submit it with `sbatch {script}`")
+        if script is not None or not (args.metric and args.name):
+            return 0
+    else:
+        run_sweep(points, jobs=args.jobs)
     if args.metric and args.name:
         args.runs = [str(p.run_dir) for p in points]
         return _collect(args)
@@ -278,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sweep":
             return _sweep(args, launcher_args)
+        if args.command == "task":
+            run_task(args.plan, args.index)
+            return 0
         commands = {"collect": _collect, "validate": _validate, "upgrade": _upgrade}
         return commands[args.command](args)
     except (CollectError, RDFormatError, SweepError) as err:
