@@ -26,7 +26,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from . import checkpoint  # noqa: F401  (allows numpy metadata in weights_only loads)
-from .backbone import TTCBackbone, TTCTerms, build_ttc_backbone  # registers the backbone
+from .backbone import CodecTerms, TTCBackbone, build_ttc_backbone  # registers the backbone
 from .checkpoint import TTCCheckpointer
 from .config import add_ttc_config, has_ttc_config, validate_ttc_config
 from .enhancement import TTCReconstructionEnhancement  # registers the enhancement layer
@@ -37,6 +37,7 @@ from .meta_arch import TTCGeneralizedRCNN  # registers the meta-architecture
 __version__ = "0.1.0"
 
 __all__ = [
+    "CodecTerms",
     "TTCBackbone",
     "TTCCheckpointer",
     "TTCConfigError",
@@ -44,7 +45,6 @@ __all__ = [
     "TTCGeneralizedRCNN",
     "TTCRateEvaluator",
     "TTCReconstructionEnhancement",
-    "TTCTerms",
     "add_ttc_config",
     "build_ttc_backbone",
     "explain",
