@@ -1,4 +1,4 @@
-"""Faster R-CNN on the pseudo-image, with the rate and the reconstruction reward as losses.
+"""Faster R-CNN on the pseudo-image, with the rate and the reconstruction losses of ttc.
 
 :class:`TTCGeneralizedRCNN` is Detectron2's ``GeneralizedRCNN`` with a
 :class:`~ttc_detectron2.backbone.TTCBackbone`. In training its loss dict is the detector's plus
@@ -58,7 +58,7 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
 
     Args (besides ``GeneralizedRCNN``'s):
         alpha: rate weight α.
-        beta: reconstruction reward β (``"proposed"`` mode).
+        beta: reconstruction weight β (``"proposed"`` mode).
         mode: ``"proposed"`` or ``"baseline"`` (see :class:`ttc_core.losses.ReconstructionLoss`).
         probe_weight: weight of the reconstruction probe in ``"baseline"`` mode.
     """
