@@ -18,10 +18,12 @@ trained by tools/train_net.py like the detector. It builds only the base *codec*
 (:class:`ttc_core.bottleneck.BaseBottleneck`, from the base checkpoint's codec spec), no
 detector heads; the base is frozen (no gradients, eval mode, also under ``trainer.train()``).
 
-- **Base weights**: ``MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS`` (or ``MODEL.WEIGHTS`` when empty) is
-  read when the model is built. ``MODEL.WEIGHTS`` is then loaded by the checkpointer as usual:
-  a base checkpoint contributes nothing more (the enhancement starts from scratch), an
-  enhancement checkpoint restores everything (its base included).
+- **Base weights** (:func:`base_source`): read when the model is built, from ``MODEL.WEIGHTS``
+  when that is an enhancement checkpoint (self-contained: it holds its base, so e.g.
+  ``--eval-only`` needs no other file), else from ``MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS`` (or
+  ``MODEL.WEIGHTS`` when that is empty). ``MODEL.WEIGHTS`` is then loaded by the checkpointer
+  as usual: a base checkpoint contributes nothing more (the enhancement starts from scratch),
+  an enhancement checkpoint restores everything (its base included).
 - **What is coded**: each image at its own resized, unpadded size, RGB in [0, 1] (the image the
   base codes; Detectron2's ``INPUT.FORMAT`` and pixel normalisation do not matter here);
   bpp = bits / (H·W of the resized image), PSNR on [0, 1] pixels of the same image.
@@ -80,7 +82,12 @@ from .config import enhancement_kwargs as cfg_enhancement_kwargs
 from .config import validate_ttc_config
 from .errors import TTCConfigError
 
-__all__ = ["TTCReconstructionEnhancement", "load_frozen_base"]
+__all__ = [
+    "TTCReconstructionEnhancement",
+    "base_source",
+    "is_enhancement_checkpoint",
+    "load_frozen_base",
+]
 
 logger = logging.getLogger(__name__)
 
