@@ -217,7 +217,7 @@ def test_reference_configs_build_on_cpu(path):
     model = build_model(cfg)
     assert isinstance(model, TTCGeneralizedRCNN) and isinstance(model.backbone, TTCBackbone)
     assert model.backbone.bottleneck.latent_channels == 192
-    assert model.backbone.detach_reconstruction == (cfg.MODEL.TTC.MODE == "baseline")
+    assert model.recon_loss.detach_reconstruction == (cfg.MODEL.TTC.MODE == "baseline")
     assert model.backbone.inner.bottom_up.stages[0][0].conv1.weight.shape[0] == 64  # R-50 res2
     spec = model.backbone.codec_spec()
     assert spec["base"]["prefix"] == "backbone.bottleneck."

@@ -27,6 +27,47 @@ def test_ddp_wrapper_is_cpu_safe_and_keeps_the_gpu_default(monkeypatch, device, 
     assert seen == {"broadcast_buffers": False, **expected}
 
 
+def test_default_trainer_still_wraps_ddp_by_the_name_ttc_rebinds():
+    """``_wrapping_ddp_with`` rebinds ``detectron2.engine.defaults.create_ddp_model`` while
+    ``DefaultTrainer.__init__`` runs: that holds only while Detectron2 calls it by that name."""
+    from detectron2.engine import DefaultTrainer
+    from detectron2.engine import defaults as d2_defaults
+
+    from ttc_detectron2 import engine
+
+    assert "create_ddp_model" in DefaultTrainer.__init__.__code__.co_names
+    assert DefaultTrainer.__init__.__globals__ is vars(d2_defaults)
+    original = d2_defaults.create_ddp_model
+    seen = []
+    with engine._wrapping_ddp_with(lambda model: seen.append(model) or "wrapped"):
+        assert d2_defaults.create_ddp_model("model", broadcast_buffers=False) == "wrapped"
+    assert seen == ["model"] and d2_defaults.create_ddp_model is original
+    with pytest.raises(RuntimeError), engine._wrapping_ddp_with(lambda model: model):
+        raise RuntimeError("the base class failed")
+    assert d2_defaults.create_ddp_model is original  # restored on errors too
+
+
+def test_trainer_is_default_trainer_with_the_ttc_checkpointer(registered, tmp_path):
+    """``DefaultTrainer.__init__`` builds the trainer; every checkpointing hook saves through
+    the one ``TTCCheckpointer``, and the model trains on the fit part of DATASETS.TRAIN."""
+    from detectron2.engine import hooks
+
+    from ttc_detectron2.checkpoint import TTCCheckpointer
+    from ttc_detectron2.engine import SelectionCheckpointer, TTCTrainer
+
+    cfg = tiny_cfg("OUTPUT_DIR", str(tmp_path), "TEST.EVAL_PERIOD", 2)
+    cfg.freeze()
+    trainer = TTCTrainer(cfg)
+    assert isinstance(trainer.checkpointer, TTCCheckpointer)
+    assert trainer.cfg.DATASETS.TRAIN == (f"{registered[0]}:fit",)
+    assert tuple(trainer.selection_datasets) == (f"{registered[0]}:selection",)
+    saving = [h for h in trainer._hooks if isinstance(h, hooks.PeriodicCheckpointer)]
+    best = [h for h in trainer._hooks if isinstance(h, SelectionCheckpointer)]
+    assert saving and best
+    assert all(h.checkpointer is trainer.checkpointer for h in saving)
+    assert all(h._checkpointer is trainer.checkpointer for h in best)
+
+
 def test_rate_evaluator_averages_per_image_records(tmp_path):
     from ttc_detectron2 import TTCRateEvaluator
 

@@ -372,6 +372,46 @@ def test_base_weights_fall_back_to_model_weights(base_ckpt, run):
             assert torch.equal(v, _masked(ckpt, f"backbone.bottleneck.{k}")), (path, k)
 
 
+def test_an_enhancement_checkpoint_brings_its_own_base(run, base_ckpt, tmp_path):
+    """MODEL.WEIGHTS an enhancement checkpoint: the base is built from it; BASE_WEIGHTS (here a
+    file that does not exist, as on a machine that has only the enhancement checkpoint) is not
+    read."""
+    from detectron2.modeling import build_model
+
+    final = run["dir"] / "model_final.pth"
+    missing = tmp_path / "base_not_here.pth"
+    model = build_model(enh_cfg(missing, "MODEL.WEIGHTS", str(final)))
+    state = _state(final)
+    for k, v in model.base.state_dict().items():
+        assert torch.equal(v, _masked(state, f"base.{k}")), k
+    # a detection base as MODEL.WEIGHTS is no enhancement checkpoint: BASE_WEIGHTS is read
+    from ttc_detectron2 import TTCConfigError
+
+    with pytest.raises(TTCConfigError, match="not found"):
+        build_model(enh_cfg(missing, "MODEL.WEIGHTS", str(base_ckpt)))
+
+
+def test_eval_only_needs_no_base_weights_file(run, data, tmp_path):
+    """``--eval-only`` on the reported (self-contained) enhancement checkpoint, with the config's
+    BASE_WEIGHTS naming a file that does not exist, reproduces the reported evaluation."""
+    report = _report(run["dir"])
+    out = tmp_path / "eval_only"
+    log = _train_net(
+        TINY_ENH_YAML,
+        data,
+        out,
+        "MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS",
+        str(tmp_path / "base_not_here.pth"),
+        "MODEL.WEIGHTS",
+        report["checkpoint"],
+        flags=["--eval-only"],
+    )
+    assert "is an enhancement checkpoint: its own base is used" in log
+    results = json.loads((out / "eval_results.json").read_text())["ttc"]
+    for key in ("psnr_scalable", "bpp", "bpp_base", "bpp_enhancement", "bpp_estimated"):
+        assert results[key] == pytest.approx(report[f"ttc/{key}"], rel=1e-6), key
+
+
 def test_enhancement_evaluator_averages_per_image_records(tmp_path):
     from ttc_detectron2 import TTCEnhancementEvaluator
 

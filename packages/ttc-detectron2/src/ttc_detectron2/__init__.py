@@ -28,7 +28,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from . import checkpoint  # noqa: F401  (allows numpy metadata in weights_only loads)
-from .backbone import TTCBackbone, TTCTerms, build_ttc_backbone  # registers the backbone
+from .backbone import CodecTerms, TTCBackbone, build_ttc_backbone  # registers the backbone
 from .checkpoint import TTCCheckpointer
 from .config import add_ttc_config, has_ttc_config, validate_ttc_config
 from .enhancement import TTCReconstructionEnhancement  # registers the enhancement layer
@@ -40,6 +40,7 @@ from .timm_backbone import TimmFeatures, build_timm_fpn_backbone  # registers th
 __version__ = "0.1.0"
 
 __all__ = [
+    "CodecTerms",
     "TTCBackbone",
     "TTCCheckpointer",
     "TTCConfigError",
@@ -47,7 +48,6 @@ __all__ = [
     "TTCGeneralizedRCNN",
     "TTCRateEvaluator",
     "TTCReconstructionEnhancement",
-    "TTCTerms",
     "TimmFeatures",
     "add_ttc_config",
     "build_timm_fpn_backbone",

@@ -7,17 +7,21 @@ r"""The compressible backbone: ttc's base layer in front of a stock Detectron2 b
                           ├─ g_a ─ x̂ (direct reconstruction; detached ŷ_b in the Baseline)
                           └─ p(ŷ_b) ─ bits_estimated, bpp_estimated (per image)
 
-:class:`TTCBackbone` returns exactly what the inner backbone returns (the FPN's
-``p2 … p6``). The codec's own quantities (estimated bits and bpp per image, the reconstruction
-and its target, the actual bits of real bitstreams when asked) are kept on the module in
-:attr:`TTCBackbone.terms` for the meta-architecture
-(:class:`~ttc_detectron2.meta_arch.TTCGeneralizedRCNN`) to turn into losses and outputs.
+:class:`TTCBackbone` is a plain Detectron2 backbone: ``backbone(x)`` returns exactly what the
+inner backbone returns (the FPN's ``p2 … p6``), so stock code that calls ``model.backbone(x)``
+works. The meta-architecture (:class:`~ttc_detectron2.meta_arch.TTCGeneralizedRCNN`) calls
+:meth:`TTCBackbone.forward_with_terms` instead, which returns the same features **and** the
+codec's quantities of that batch, :class:`CodecTerms` (estimated bits and bpp per image, the
+reconstructions and their targets, the actual bits of real bitstreams when asked), to turn into
+losses and outputs. Nothing of a batch is kept on the module between calls: each call gets what
+it needs as arguments and returns what it computed (reentrant, and test-time augmentation,
+which calls ``inference(..., do_postprocess=False)``, leaves nothing behind).
 
 **What is coded.** Each image is coded at its own (resized, unpadded) size, exactly as the real
-coder (``ttc compress``) codes it: the meta-architecture tells the backbone the image sizes of
-the batch (:meth:`TTCBackbone.set_image_sizes`) before calling it, so the batch padding that
+coder (``ttc compress``) codes it: the meta-architecture passes the image sizes of the batch
+(``images.image_sizes``) to :meth:`~TTCBackbone.forward_with_terms`, so the batch padding that
 Detectron2 adds is neither coded nor counted, and bpp = bits / (H·W of the resized image)
-(METHOD §5). Used alone (no sizes given), every batch entry is coded whole.
+(METHOD §5). Without sizes (``backbone(x)``), every batch entry is coded whole.
 
 **Codec input.** The base layer sees RGB pixels in [0, 1] (the reference's input), whatever
 ``INPUT.FORMAT`` and ``PIXEL_MEAN/STD`` the detector uses: Detectron2's MSRA ResNets take
@@ -32,7 +36,6 @@ unchanged: keys of the inner backbone are mapped to ``backbone.inner.*`` on load
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,22 +47,24 @@ from detectron2.modeling import BACKBONE_REGISTRY, Backbone
 from torch import Tensor
 
 from ttc_core.bottleneck import BaseBottleneck
-from ttc_core.checkpoint import find_codec_spec, make_codec_spec, spec_to_tensor
+from ttc_core.checkpoint import find_codec_spec, make_codec_spec, spec_to_tensor, to_plain
 from ttc_core.losses import psnr
+from ttc_core.scalable import group_by_size
 
 from .config import bottleneck_kwargs as cfg_bottleneck_kwargs
 from .config import validate_ttc_config
 from .errors import TTCConfigError
 
-__all__ = ["TTCBackbone", "TTCTerms", "build_ttc_backbone", "codec_spec_from_state_dict"]
+__all__ = ["CodecTerms", "TTCBackbone", "build_ttc_backbone", "codec_spec_from_state_dict"]
 
 #: name of the state-dict entry that carries the codec spec (``<prefix>_extra_state``)
 _EXTRA_STATE = "_extra_state"
 
 
 @dataclass
-class TTCTerms:
-    """The codec's quantities for the last batch (index i = i-th image of the batch)."""
+class CodecTerms:
+    """The codec's quantities of one batch (index i = i-th image of the batch), as returned by
+    :meth:`TTCBackbone.forward_with_terms`."""
 
     bits_estimated: Tensor  #: estimated bits per image, (N,), differentiable in training
     bpp_estimated: Tensor  #: estimated bits per pixel of the unpadded image, (N,)
@@ -113,7 +118,7 @@ class TTCBackbone(Backbone):
             None if test_resize is None else (int(test_resize[0]), int(test_resize[1]))
         )
         if isinstance(bottleneck, Mapping):
-            bottleneck_kwargs = _plain(bottleneck)
+            bottleneck_kwargs = to_plain(bottleneck)
             bottleneck = BaseBottleneck(**bottleneck_kwargs)
         if not isinstance(bottleneck, BaseBottleneck):
             raise TypeError(
@@ -134,19 +139,15 @@ class TTCBackbone(Backbone):
         self.actual_bits_at_test = bool(actual_bits_at_test)
         self.coding_order = coding_order
         self.bottleneck_kwargs = (
-            _plain(bottleneck_kwargs) if bottleneck_kwargs is not None else None
+            to_plain(bottleneck_kwargs) if bottleneck_kwargs is not None else None
         )
         self.prefix = prefix
-        #: feed g_a a detached ŷ_b (the Baseline's probe); set by the meta-architecture
-        self.detach_reconstruction = False
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(1, 3, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(1, 3, 1, 1), False)
-        #: the codec quantities of the last forward (see :class:`TTCTerms`)
-        self.terms: TTCTerms | None = None
-        self._image_sizes: list[tuple[int, int]] | None = None
         # The coder's CDF tables depend only on the fixed scale table: build them now, so every
         # state dict (before or after an evaluation) has the same shapes.
         self.bottleneck.update(force=True)
+        # plain Detectron2 detector checkpoints (``backbone.bottom_up.*``) → ``backbone.inner.*``
         self.register_load_state_dict_pre_hook(_map_inner_keys)
 
     # -- Backbone contract: all delegated to the inner backbone -------------------------------
@@ -173,18 +174,13 @@ class TTCBackbone(Backbone):
         return (x * 255.0 - self.pixel_mean) / self.pixel_std
 
     # -- the batch -----------------------------------------------------------------------------
-    def set_image_sizes(self, image_sizes: Sequence[tuple[int, int]] | None) -> None:
-        """Sizes (H, W) of the unpadded images in the next batch (consumed by one forward)."""
-        self._image_sizes = (
-            None if image_sizes is None else [tuple(map(int, s)) for s in image_sizes]
-        )
-
-    def _groups(self, x: Tensor) -> tuple[list[tuple[int, int]], dict[tuple[int, int], list[int]]]:
+    @staticmethod
+    def _sizes(x: Tensor, image_sizes: Sequence[tuple[int, int]] | None) -> list[tuple[int, int]]:
+        """The (H, W) coded per image: the unpadded sizes given, or the whole batch tensor."""
         n, _, height, width = x.shape
-        sizes = self._image_sizes
-        self._image_sizes = None
-        if sizes is None:
-            sizes = [(height, width)] * n
+        if image_sizes is None:
+            return [(height, width)] * n
+        sizes = [(int(h), int(w)) for h, w in image_sizes]
         if len(sizes) != n:
             raise ValueError(f"got {len(sizes)} image sizes for a batch of {n} images")
         for h, w in sizes:
@@ -192,30 +188,55 @@ class TTCBackbone(Backbone):
                 raise ValueError(
                     f"image size {(h, w)} does not fit the batch tensor {tuple(x.shape)}"
                 )
-        groups: dict[tuple[int, int], list[int]] = OrderedDict()
-        for i, size in enumerate(sizes):
-            groups.setdefault(size, []).append(i)
-        return sizes, groups
+        return sizes
 
     def forward(self, x: Tensor) -> dict[str, Tensor]:
-        """FPN features of the pseudo-image of ``x``; the codec terms go to :attr:`terms`."""
-        sizes, groups = self._groups(x)
+        """The inner backbone's features of the pseudo-image of ``x`` (each entry coded whole).
+
+        The plain Detectron2 backbone call; the codec's quantities are not computed beyond what
+        the features need (see :meth:`forward_with_terms` for them).
+        """
+        features, _ = self.forward_with_terms(x, measure=False)
+        return features
+
+    def forward_with_terms(
+        self,
+        x: Tensor,
+        image_sizes: Sequence[tuple[int, int]] | None = None,
+        *,
+        detach_reconstruction: bool = False,
+        measure: bool = True,
+    ) -> tuple[dict[str, Tensor], CodecTerms]:
+        """Features of the pseudo-image of ``x`` and the codec's quantities of this batch.
+
+        Args:
+            x: the detector's input batch (normalised, padded), ``(N, 3, H, W)``.
+            image_sizes: the unpadded (H, W) of each image (``ImageList.image_sizes``); each
+                image is coded at its own size. None: each entry is coded whole.
+            detach_reconstruction: feed g_a a detached ŷ_b (the Baseline's probe; the
+                meta-architecture's :class:`~ttc_core.losses.ReconstructionLoss` says so).
+            measure: at test time, compute what ``reconstruct_at_test`` / ``actual_bits_at_test``
+                ask for (g_a's PSNR, real bitstreams). False where nobody reads them (raw
+                inference outputs, e.g. under test-time augmentation). Training always computes
+                the reconstruction (it is a loss).
+        """
+        sizes = self._sizes(x, image_sizes)
         n, _, height, width = x.shape
         x01 = self.to_unit_rgb(x)
-        reconstruct = self.training or self.reconstruct_at_test
+        reconstruct = self.training or (measure and self.reconstruct_at_test)
 
         pseudo: list[Tensor | None] = [None] * n
         bits_parts, order = [], []
         reconstructions = []
         psnr_parts = []
-        for (h, w), idx in groups.items():
+        for (h, w), idx in group_by_size(sizes).items():
             xg = x01[idx, :, :h, :w]
             # The codec runs in float32 also under mixed precision (SOLVER.AMP): likelihoods
             # down to 1e-9 underflow in float16, and the rate estimate must match the coder.
             with torch.autocast(device_type=x.device.type, enabled=False):
                 out = self.bottleneck(
                     xg.float(),
-                    detach_reconstruction=self.detach_reconstruction,
+                    detach_reconstruction=detach_reconstruction,
                     reconstruct=reconstruct,
                 )
             p = (
@@ -236,7 +257,7 @@ class TTCBackbone(Backbone):
         inverse = torch.argsort(torch.tensor(order, device=x.device))
         bits = torch.cat(bits_parts)[inverse]
         pixels = torch.tensor([h * w for h, w in sizes], device=x.device, dtype=bits.dtype)
-        terms = TTCTerms(
+        terms = CodecTerms(
             bits_estimated=bits,
             bpp_estimated=bits / pixels,
             image_sizes=sizes,
@@ -244,21 +265,24 @@ class TTCBackbone(Backbone):
         )
         if psnr_parts:
             terms.psnr_direct = torch.cat(psnr_parts)[inverse]
-        if not self.training and self.actual_bits_at_test:
+        if not self.training and measure and self.actual_bits_at_test:
             terms.bits = self.coded_bits(x01, sizes)
-        self.terms = terms
-        return self.inner(torch.stack(pseudo))
+        return self.inner(torch.stack(pseudo)), terms
 
     @torch.no_grad()
     def coded_bits(self, x01: Tensor, sizes: Sequence[tuple[int, int]]) -> Tensor:
-        """Bits of the real rANS stream of each image (8 · bytes), ``(N,)``."""
-        self.bottleneck.update()  # no-op when the tables exist
+        """Bits of the real rANS stream of each image (8 · bytes), ``(N,)``.
+
+        Each image is coded alone at its own size (``x01[i, :, :h, :w]``), as ``ttc compress``
+        codes it; :meth:`~ttc_core.latent_codec.LatentCodec.actual_bits` builds the coder
+        tables if they are missing.
+        """
         out = []
         for i, (h, w) in enumerate(sizes):
-            strings, _ = self.bottleneck.compress(
+            bits, _ = self.bottleneck.actual_bits(
                 x01[i : i + 1, :, :h, :w], order=self.coding_order
             )
-            out.append(8 * len(strings[0]))
+            out += bits
         return torch.tensor(out, dtype=torch.float64)
 
     # -- codec spec in every state dict --------------------------------------------------------
@@ -292,27 +316,26 @@ class TTCBackbone(Backbone):
         pass
 
 
-def _plain(obj: Any) -> Any:
-    """Plain Python containers (e.g. of OmegaConf's DictConfig / ListConfig), for the spec."""
-    if isinstance(obj, Mapping):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (str, bytes, int, float, bool)) or obj is None:
-        return obj
-    if hasattr(obj, "__iter__"):
-        return [_plain(v) for v in obj]
-    return obj
-
-
 def codec_spec_from_state_dict(state: dict[str, Any]) -> dict[str, Any] | None:
     """The codec spec carried in a model state dict (``*._extra_state``), or None."""
     return find_codec_spec({"state_dict": state})
 
 
 def _map_inner_keys(module, state_dict, prefix, *args) -> None:
-    """Load-time hook: ``<prefix>X`` of a plain detector → ``<prefix>inner.X``.
+    """Load-time hook (``register_load_state_dict_pre_hook``), converting a **plain Detectron2
+    detector's layout** to **this module's layout**.
 
-    A state dict without the codec spec (a plain detector's) gets the module's own, so that
-    loading does not report it missing (the spec always describes the module as built).
+    - From: a stock ``GeneralizedRCNN`` checkpoint, whose backbone keys sit directly under the
+      backbone's prefix, e.g. ``backbone.bottom_up.res2.0.conv1.weight``,
+      ``backbone.fpn_lateral2.weight`` (Detectron2's model-zoo R50-FPN).
+    - To: ``TTCBackbone``'s, where that backbone is ``inner``:
+      ``backbone.inner.bottom_up.res2.0.conv1.weight``, ``backbone.inner.fpn_lateral2.weight``.
+
+    Only keys that name a tensor of the inner backbone are moved; keys already in this layout
+    (``backbone.bottleneck.*``, ``backbone.inner.*``, the spec) are left alone, so a ttc
+    checkpoint loads unchanged. A plain detector's state dict has no codec spec
+    (``backbone._extra_state``): it gets the module's own, so that loading does not report it
+    missing (the spec always describes the module as built, see ``set_extra_state``).
     """
     state_dict.setdefault(prefix + _EXTRA_STATE, module.get_extra_state())
     own = ("bottleneck.", "inner.", _EXTRA_STATE)

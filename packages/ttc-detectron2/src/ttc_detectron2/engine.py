@@ -24,20 +24,28 @@
   ``create_ddp_model`` defaults to ``device_ids=[local_rank]``, which DDP rejects for CPU
   modules, and ``DefaultTrainer.__init__`` gives no way to pass other arguments. The DDP wrapper
   is therefore built by the overridable :meth:`TTCTrainer.build_ddp_model`: on CUDA it is
-  exactly Detectron2's default; on the CPU it passes ``device_ids=None``. ``__init__`` builds
-  the same objects in the same order as ``DefaultTrainer.__init__`` otherwise.
+  exactly Detectron2's default; on the CPU it passes ``device_ids=None`` (see
+  :func:`_wrapping_ddp_with`, the one place that reaches into ``DefaultTrainer.__init__``).
+
+Everything else is ``DefaultTrainer``'s own construction (``super().__init__``) and its
+documented hooks: ``build_optimizer``, ``build_evaluator``, ``build_hooks`` (which also puts a
+:class:`~ttc_detectron2.checkpoint.TTCCheckpointer` in place of the default checkpointer),
+``resume_or_load``, ``test``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import weakref
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from detectron2.data import MetadataCatalog
-from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, hooks
+from detectron2.engine import DefaultTrainer, hooks
+from detectron2.engine import defaults as d2_defaults
 from detectron2.engine.defaults import create_ddp_model
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
 from detectron2.evaluation.testing import flatten_results_dict
@@ -233,38 +241,49 @@ class ReportHook(hooks.HookBase):
         comm.synchronize()
 
 
+@contextlib.contextmanager
+def _wrapping_ddp_with(wrap: Callable[[Any], Any]) -> Iterator[None]:
+    """While ``DefaultTrainer.__init__`` runs, its DDP wrapper is ``wrap(model)``.
+
+    ``DefaultTrainer.__init__`` wraps the model with the module function
+    ``detectron2.engine.defaults.create_ddp_model(model, broadcast_buffers=False)``, whose
+    ``device_ids=[local_rank]`` default DDP refuses for CPU modules; Detectron2 offers no hook,
+    classmethod or config key for it. So, for the duration of that call only, the name is bound
+    to ``wrap`` and restored afterwards. ``test_engine`` fails if Detectron2 stops calling it by
+    that name (the run would then fail in DDP, not silently change).
+    """
+    original = d2_defaults.create_ddp_model
+    d2_defaults.create_ddp_model = lambda model, **_defaults_args: wrap(model)
+    try:
+        yield
+    finally:
+        d2_defaults.create_ddp_model = original
+
+
 class TTCTrainer(DefaultTrainer):
-    """``DefaultTrainer`` for ttc models (see the module docstring)."""
+    """``DefaultTrainer`` for ttc models (see the module docstring).
+
+    Before ``DefaultTrainer.__init__`` builds anything, the selection split is carved out of
+    ``DATASETS.TRAIN`` (:func:`~ttc_detectron2.data.register_selection_splits`): the trainer
+    trains on its ``fit`` part (``self.cfg.DATASETS.TRAIN``), and ``self.selection_datasets``
+    are evaluated by :meth:`build_hooks`'s selection hooks.
+    """
 
     def __init__(self, cfg):
-        # Same construction as DefaultTrainer.__init__, except the DDP wrapper, which is built
-        # by build_ddp_model (the base class hard-codes create_ddp_model's GPU default), and
-        # the training datasets: the fit part of DATASETS.TRAIN.
-        TrainerBase.__init__(self)
-        for name in ("detectron2", "ttc_detectron2"):
-            if not logging.getLogger(name).isEnabledFor(logging.INFO):
-                setup_logger(name=name)
-        cfg = DefaultTrainer.auto_scale_workers(cfg, comm.get_world_size())
+        if not logging.getLogger("ttc_detectron2").isEnabledFor(logging.INFO):
+            setup_logger(name="ttc_detectron2")  # the plugin's messages, as Detectron2's own
         check_selection_metric(cfg)
         fit, self.selection_datasets = register_selection_splits(cfg)
         cfg = cfg.clone()
         cfg.defrost()
         cfg.DATASETS.TRAIN = fit
         cfg.freeze()
-
-        model = self.build_model(cfg)
-        optimizer = self.build_optimizer(cfg, model)
-        data_loader = self.build_train_loader(cfg)
-        model = self.build_ddp_model(cfg, model)
-        trainer_cls = AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer
-        self._trainer = trainer_cls(model, data_loader, optimizer)
-
-        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = TTCCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
-        self.start_iter = 0
-        self.max_iter = cfg.SOLVER.MAX_ITER
-        self.cfg = cfg
-        self.register_hooks(self.build_hooks())
+        if comm.get_world_size() > 1:
+            # DefaultTrainer has no hook for the DDP wrapper: see _wrapping_ddp_with
+            with _wrapping_ddp_with(lambda model: self.build_ddp_model(cfg, model)):
+                super().__init__(cfg)
+        else:
+            super().__init__(cfg)  # one process: create_ddp_model returns the model as it is
 
     @classmethod
     def build_ddp_model(cls, cfg, model):
@@ -287,7 +306,17 @@ class TTCTrainer(DefaultTrainer):
 
     def build_hooks(self):
         """Detectron2's hooks, with its EvalHook on ``DATASETS.TEST`` replaced by the selection
-        evaluation, the best checkpoint on it, and the final reported evaluation."""
+        evaluation, the best checkpoint on it, and the final reported evaluation.
+
+        The checkpointer is a :class:`TTCCheckpointer` from here on (the codec spec and the
+        objective in every checkpoint): ``DefaultTrainer.__init__`` sets a plain
+        ``DetectionCheckpointer`` just before it calls this method and has no hook to choose
+        its class, so it is replaced here, for the same model and directory, before any hook
+        (``PeriodicCheckpointer``, the best checkpoint) takes it.
+        """
+        self.checkpointer = TTCCheckpointer(
+            self.model, self.cfg.OUTPUT_DIR, trainer=weakref.proxy(self)
+        )
         ret = super().build_hooks()
         i = next(i for i, h in enumerate(ret) if isinstance(h, hooks.EvalHook))
         best = None

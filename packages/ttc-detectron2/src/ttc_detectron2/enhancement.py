@@ -18,10 +18,12 @@ trained by tools/train_net.py like the detector. It builds only the base *codec*
 (:class:`ttc_core.bottleneck.BaseBottleneck`, from the base checkpoint's codec spec), no
 detector heads; the base is frozen (no gradients, eval mode, also under ``trainer.train()``).
 
-- **Base weights**: ``MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS`` (or ``MODEL.WEIGHTS`` when empty) is
-  read when the model is built. ``MODEL.WEIGHTS`` is then loaded by the checkpointer as usual:
-  a base checkpoint contributes nothing more (the enhancement starts from scratch), an
-  enhancement checkpoint restores everything (its base included).
+- **Base weights** (:func:`base_source`): read when the model is built, from ``MODEL.WEIGHTS``
+  when that is an enhancement checkpoint (self-contained: it holds its base, so e.g.
+  ``--eval-only`` needs no other file), else from ``MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS`` (or
+  ``MODEL.WEIGHTS`` when that is empty). ``MODEL.WEIGHTS`` is then loaded by the checkpointer
+  as usual: a base checkpoint contributes nothing more (the enhancement starts from scratch),
+  an enhancement checkpoint restores everything (its base included).
 - **What is coded**: each image at its own resized, unpadded size, RGB in [0, 1] (the image the
   base codes; Detectron2's ``INPUT.FORMAT`` and pixel normalisation do not matter here);
   bpp = bits / (H·W of the resized image), PSNR on [0, 1] pixels of the same image.
@@ -52,7 +54,7 @@ coded size) and ``"ttc"``, per image in ttc's rate vocabulary: ``bits_base_estim
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -65,19 +67,27 @@ from torch import Tensor, nn
 from ttc_core.bottleneck import BaseBottleneck
 from ttc_core.checkpoint import (
     CheckpointError,
+    find_codec_spec,
+    load_checkpoint,
     make_codec_spec,
     spec_to_tensor,
 )
 from ttc_core.enhancement import EnhancementBottleneck
 from ttc_core.frozen import load_frozen_base as core_load_frozen_base
-from ttc_core.losses import RateLoss, bits_per_image, psnr, reconstruction_rmse
+from ttc_core.losses import RateLoss, psnr, reconstruction_rmse
 from ttc_core.rates import scalable_rates
+from ttc_core.scalable import group_by_size, scalable_actual_bits, scalable_forward
 
 from .config import enhancement_kwargs as cfg_enhancement_kwargs
 from .config import validate_ttc_config
 from .errors import TTCConfigError
 
-__all__ = ["TTCReconstructionEnhancement", "load_frozen_base"]
+__all__ = [
+    "TTCReconstructionEnhancement",
+    "base_source",
+    "is_enhancement_checkpoint",
+    "load_frozen_base",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -113,11 +123,44 @@ def load_frozen_base(path: str) -> tuple[BaseBottleneck, dict[str, Any], dict[st
     return loaded.bottleneck, loaded.bottleneck_kwargs, loaded.spec
 
 
-def _groups(sizes: Sequence[tuple[int, int]]) -> dict[tuple[int, int], list[int]]:
-    groups: dict[tuple[int, int], list[int]] = OrderedDict()
-    for i, size in enumerate(sizes):
-        groups.setdefault(size, []).append(i)
-    return groups
+def is_enhancement_checkpoint(path: str) -> bool:
+    """Whether ``path`` is a local checkpoint of a scalable model: its codec spec has an
+    enhancement layer (it then holds its base's weights too, under the spec's base prefix).
+
+    URLs, Detectron2 ``catalog://`` names and missing files are not inspected (False): the
+    checkpointer reports those when it loads them.
+    """
+    if not path or "://" in path or not os.path.isfile(path):
+        return False
+    try:
+        spec = find_codec_spec(load_checkpoint(path))
+    except CheckpointError as exc:
+        raise TTCConfigError(f"MODEL.WEIGHTS = {path!r} cannot be read: {exc}") from exc
+    return isinstance(spec, Mapping) and isinstance(spec.get("enhancement"), Mapping)
+
+
+def base_source(cfg) -> str:
+    """The checkpoint the frozen base is built from.
+
+    1. ``MODEL.WEIGHTS`` when it is an enhancement checkpoint (:func:`is_enhancement_checkpoint`):
+       the checkpointer restores everything from it, its base included, so that base is the one
+       in use; a self-contained checkpoint then needs no other file (e.g. ``--eval-only`` or a
+       Standalone / Continued start from it), and ``BASE_WEIGHTS`` is not read.
+    2. ``MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS``: the detection base a new enhancement trains on.
+    3. ``MODEL.WEIGHTS`` when ``BASE_WEIGHTS`` is empty (e.g. a ttc detector's checkpoint).
+    """
+    weights = cfg.MODEL.WEIGHTS
+    base_weights = cfg.MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS
+    if is_enhancement_checkpoint(weights):
+        if base_weights and os.path.abspath(base_weights) != os.path.abspath(weights):
+            logger.info(
+                "MODEL.WEIGHTS %s is an enhancement checkpoint: its own base is used "
+                "(MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS %s is not read)",
+                weights,
+                base_weights,
+            )
+        return weights
+    return base_weights or weights
 
 
 @META_ARCH_REGISTRY.register()
@@ -186,7 +229,7 @@ class TTCReconstructionEnhancement(nn.Module):
     def from_config(cls, cfg) -> dict[str, Any]:
         validate_ttc_config(cfg)
         t = cfg.MODEL.TTC
-        source = t.ENHANCEMENT.BASE_WEIGHTS or cfg.MODEL.WEIGHTS
+        source = base_source(cfg)
         if not source:
             raise TTCConfigError(
                 "TTCReconstructionEnhancement needs a trained detection base: set "
@@ -274,7 +317,17 @@ class TTCReconstructionEnhancement(nn.Module):
         pass
 
     def _check_loaded_state(self, module, state_dict, prefix, *args) -> None:
-        """Load-time hook: tolerate a missing spec; warn when a different base is loaded."""
+        """Load-time hook (``register_load_state_dict_pre_hook``); it renames no key.
+
+        The layout loaded is this module's own (``base.*``, ``enhancement.*``,
+        ``_extra_state``), as every checkpoint of this model is written. Two checks only:
+
+        - a state dict without the codec spec (``_extra_state``; e.g. one whose spec a
+          checkpointer dropped, see ``TTCCheckpointer._load_model``) gets the module's own, so
+          that loading does not report it missing (the spec describes the module as built);
+        - a warning when the loaded ``base.*`` differs from the base the model was built with
+          (the loaded one is then used, frozen).
+        """
         state_dict.setdefault(prefix + _EXTRA_STATE, self.get_extra_state())
         own = self.base.state_dict()
         differs = [
@@ -304,20 +357,20 @@ class TTCReconstructionEnhancement(nn.Module):
         return out
 
     def _code(self, x: Tensor, reconstruct_base: bool) -> dict[str, Tensor]:
-        """Both layers of a batch of same-sized images ``(N, 3, H, W)``."""
+        """Both layers of a batch of same-sized images ``(N, 3, H, W)``
+        (:func:`ttc_core.scalable.scalable_forward`: the base frozen, without gradient)."""
         # the codec runs in float32 also under mixed precision (see TTCBackbone)
         with torch.autocast(device_type=x.device.type, enabled=False):
-            with torch.no_grad():
-                y_b = self.base.encode(x)
-                bits_b = bits_per_image(self.base.entropy_model(y_b).likelihoods)
-                psnr_direct = None
-                if reconstruct_base:
-                    recon_b = self.base.decode(y_b, tuple(x.shape[-2:]))[1]
+            both = scalable_forward(self.base, self.enhancement, x)
+            psnr_direct = None
+            if reconstruct_base:
+                with torch.no_grad():
+                    recon_b = self.base.decode(both.y_base, tuple(x.shape[-2:]))[1]
                     psnr_direct = psnr(recon_b, x)
-            out = self.enhancement(x, side=y_b)
+        out = both.enhancement
         return {
-            "y_base": y_b,
-            "bits_base": bits_b,
+            "y_base": both.y_base,
+            "bits_base": both.bits_base,
             "y_enhancement": out.y_hat,
             "bits_enhancement": out.bits,
             "output": out.output,
@@ -334,7 +387,7 @@ class TTCReconstructionEnhancement(nn.Module):
         n = len(images)
         # batch means (each image weighs the same, whatever its size)
         rmse = bpp_b = bpp_e = psnr_mean = 0.0
-        for (h, w), idx in _groups(sizes).items():
+        for (h, w), idx in group_by_size(sizes).items():
             r = self._code(torch.stack([images[i] for i in idx]), reconstruct_base=False)
             pixels = float(h * w)
             rmse = rmse + r["rmse"].sum() / n
@@ -366,7 +419,7 @@ class TTCReconstructionEnhancement(nn.Module):
         images = self.images(batched_inputs)
         sizes = [tuple(x.shape[-2:]) for x in images]
         results: list[dict[str, Any]] = [{} for _ in images]
-        for (h, w), idx in _groups(sizes).items():
+        for (h, w), idx in group_by_size(sizes).items():
             x = torch.stack([images[i] for i in idx])
             r = self._code(x, reconstruct_base=self.reconstruct_base_at_test)
             pixels = h * w
@@ -389,9 +442,9 @@ class TTCReconstructionEnhancement(nn.Module):
     @torch.no_grad()
     def coded_bits(self, x: Tensor) -> tuple[float, float]:
         """Bits (8 · bytes) of the real rANS streams of one image ``(1, 3, H, W)``:
-        ``(base, enhancement)``."""
-        self.base.update()  # no-ops when the tables exist
-        self.enhancement.update()
-        strings_b, y_b = self.base.compress(x, order=self.coding_order)
-        strings_e, _ = self.enhancement.compress(x, y_b, order=self.coding_order)
-        return 8.0 * len(strings_b[0]), 8.0 * len(strings_e[0])
+        ``(base, enhancement)`` (:func:`ttc_core.scalable.scalable_actual_bits`: the
+        enhancement coded given the ŷ_b the base coded)."""
+        bits_b, bits_e = scalable_actual_bits(
+            self.base, self.enhancement, x, order=self.coding_order
+        )
+        return float(bits_b[0]), float(bits_e[0])

@@ -1,4 +1,4 @@
-"""Faster R-CNN on the pseudo-image, with the rate and the reconstruction reward as losses.
+"""Faster R-CNN on the pseudo-image, with the rate and the reconstruction losses of ttc.
 
 :class:`TTCGeneralizedRCNN` is Detectron2's ``GeneralizedRCNN`` with a
 :class:`~ttc_detectron2.backbone.TTCBackbone`. In training its loss dict is the detector's plus
@@ -19,6 +19,15 @@ coded, resized image), when computed ``psnr_direct`` (of g_a(ŷ_b)), and with re
 bitstreams (``MODEL.TTC.TEST_ACTUAL_BITS``) ``bits`` / ``bpp``, the actual rate. No key
 named ``bpp`` ever holds an estimate. :class:`~ttc_detectron2.evaluation.TTCRateEvaluator`
 averages them.
+
+**The codec's terms travel as values, not as state.** ``forward`` and ``inference`` follow
+``GeneralizedRCNN.forward`` / ``GeneralizedRCNN.inference`` step by step; the one difference is
+the backbone call: :meth:`TTCBackbone.forward_with_terms
+<ttc_detectron2.backbone.TTCBackbone.forward_with_terms>` returns the features *and* the
+batch's :class:`~ttc_detectron2.backbone.CodecTerms`, which are used in the same call and then
+dropped. Nothing is left on any module between calls, so test-time augmentation
+(``GeneralizedRCNNWithTTA`` calls ``inference(..., do_postprocess=False)``) and reentrant use
+are safe.
 """
 
 from __future__ import annotations
@@ -28,12 +37,13 @@ from typing import Any
 
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY, GeneralizedRCNN
+from detectron2.structures import ImageList
 from detectron2.utils.events import get_event_storage
 from torch import Tensor
 
 from ttc_core.losses import RateLoss, ReconstructionLoss
 
-from .backbone import TTCBackbone, TTCTerms
+from .backbone import CodecTerms, TTCBackbone
 from .config import validate_ttc_config
 from .errors import TTCConfigError
 
@@ -48,7 +58,7 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
 
     Args (besides ``GeneralizedRCNN``'s):
         alpha: rate weight α.
-        beta: reconstruction reward β (``"proposed"`` mode).
+        beta: reconstruction weight β (``"proposed"`` mode).
         mode: ``"proposed"`` or ``"baseline"`` (see :class:`ttc_core.losses.ReconstructionLoss`).
         probe_weight: weight of the reconstruction probe in ``"baseline"`` mode.
     """
@@ -74,8 +84,8 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             self.recon_loss = ReconstructionLoss(beta, mode, probe_weight)
         except ValueError as exc:
             raise TTCConfigError(str(exc)) from exc
-        # the mode decides where ŷ_b enters g_a: one source of truth, here
-        self.backbone.detach_reconstruction = self.recon_loss.detach_reconstruction
+        # the mode decides where ŷ_b enters g_a: self.recon_loss is the one source of truth,
+        # passed to the backbone with every batch (_features_and_terms)
         logger.info("ttc objective in force: %s", self.objective())
 
     def objective(self) -> dict[str, Any]:
@@ -98,19 +108,18 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         ret.update(alpha=t.ALPHA, beta=t.BETA, mode=t.MODE, probe_weight=t.PROBE_WEIGHT)
         return ret
 
-    def preprocess_image(self, batched_inputs):
-        images = super().preprocess_image(batched_inputs)
-        # the backbone codes each image at its own size, not the padded batch
-        self.backbone.set_image_sizes(images.image_sizes)
-        return images
+    def _features_and_terms(
+        self, images: ImageList, *, measure: bool = True
+    ) -> tuple[dict[str, Tensor], CodecTerms]:
+        """The backbone on a preprocessed batch: each image coded at its own unpadded size."""
+        return self.backbone.forward_with_terms(
+            images.tensor,
+            images.image_sizes,
+            detach_reconstruction=self.recon_loss.detach_reconstruction,
+            measure=measure,
+        )
 
-    def _take_terms(self) -> TTCTerms:
-        terms, self.backbone.terms = self.backbone.terms, None
-        if terms is None:
-            raise RuntimeError("the ttc backbone did not run in this forward pass")
-        return terms
-
-    def ttc_losses(self, terms: TTCTerms) -> dict[str, Tensor]:
+    def ttc_losses(self, terms: CodecTerms) -> dict[str, Tensor]:
         """``loss_rate`` and ``loss_recon`` of a batch, plus logging-only values."""
         out = {}
         rate = self.rate_loss(terms.bpp_estimated)
@@ -126,10 +135,29 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         return out
 
     def forward(self, batched_inputs):
+        """Training: the detector's losses + ``loss_rate`` and ``loss_recon`` (as
+        ``GeneralizedRCNN.forward``, with the backbone's terms returned, not stored)."""
         if not self.training:
             return self.inference(batched_inputs)
-        losses = super().forward(batched_inputs)
-        terms = self._take_terms()
+        images = self.preprocess_image(batched_inputs)
+        if "instances" in batched_inputs[0]:
+            gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
+        else:
+            gt_instances = None
+        features, terms = self._features_and_terms(images)
+
+        if self.proposal_generator is not None:
+            proposals, proposal_losses = self.proposal_generator(images, features, gt_instances)
+        else:
+            proposals = [x["proposals"].to(self.device) for x in batched_inputs]
+            proposal_losses = {}
+        _, detector_losses = self.roi_heads(images, features, proposals, gt_instances)
+        if self.vis_period > 0:
+            storage = get_event_storage()
+            if storage.iter % self.vis_period == 0:
+                self.visualize_training(batched_inputs, proposals)
+        losses = {**detector_losses, **proposal_losses}
+
         ttc = self.ttc_losses(terms)
         losses["loss_rate"] = ttc["loss_rate"]
         losses["loss_recon"] = ttc["loss_recon"]
@@ -143,10 +171,28 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         return losses
 
     def inference(self, batched_inputs, detected_instances=None, do_postprocess=True):
-        results = super().inference(batched_inputs, detected_instances, do_postprocess)
+        """``GeneralizedRCNN.inference``, each output dict with ``"ttc"`` (module docstring).
+
+        With ``do_postprocess=False`` (e.g. test-time augmentation) the raw ``Instances`` are
+        returned, as Detectron2 does; they have no place for the codec's terms, so neither
+        g_a's PSNR nor real bitstreams are computed for them.
+        """
+        assert not self.training
+        images = self.preprocess_image(batched_inputs)
+        features, terms = self._features_and_terms(images, measure=do_postprocess)
+        if detected_instances is None:
+            if self.proposal_generator is not None:
+                proposals, _ = self.proposal_generator(images, features, None)
+            else:
+                proposals = [x["proposals"].to(self.device) for x in batched_inputs]
+            results, _ = self.roi_heads(images, features, proposals, None)
+        else:
+            detected_instances = [x.to(self.device) for x in detected_instances]
+            results = self.roi_heads.forward_with_given_boxes(features, detected_instances)
         if not do_postprocess:
-            return results  # raw Instances; the terms stay in self.backbone.terms
-        terms = self._take_terms()
+            return results
+
+        results = GeneralizedRCNN._postprocess(results, batched_inputs, images.image_sizes)
         for i, result in enumerate(results):
             h, w = terms.image_sizes[i]
             info = {

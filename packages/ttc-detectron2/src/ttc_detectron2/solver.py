@@ -31,22 +31,23 @@ from torch import nn
 from ttc_core.optim import clip_grad_norm_by_group, tag_probe_groups
 from ttc_core.optim import probe_parameters as core_probe_parameters
 
-from .backbone import TTCBackbone
+from .meta_arch import TTCGeneralizedRCNN
 
 __all__ = ["adam", "build_optimizer", "param_groups", "probe_parameters", "with_global_grad_clip"]
 
 
 def probe_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """The probe's parameters: g_a of every :class:`TTCBackbone` in Baseline mode.
+    """The probe's parameters: g_a of the backbone of every ttc detector in Baseline mode.
 
-    A backbone is in Baseline mode when it feeds g_a a detached ŷ_b (set by
-    :class:`~ttc_detectron2.meta_arch.TTCGeneralizedRCNN` from ``MODEL.TTC.MODE``). Empty for a
-    Proposed model, and for the enhancement layer (its base is frozen, outside the optimizer).
+    A detector (:class:`~ttc_detectron2.meta_arch.TTCGeneralizedRCNN`) is in Baseline mode when
+    its reconstruction loss feeds g_a a detached ŷ_b (``recon_loss.detach_reconstruction``, from
+    ``MODEL.TTC.MODE``). Empty for a Proposed model, and for the enhancement layer (its base is
+    frozen, outside the optimizer).
     """
     params: dict[int, nn.Parameter] = {}
     for module in model.modules():
-        if isinstance(module, TTCBackbone) and module.detach_reconstruction:
-            for p in core_probe_parameters(module):
+        if isinstance(module, TTCGeneralizedRCNN) and module.recon_loss.detach_reconstruction:
+            for p in core_probe_parameters(module.backbone):
                 params[id(p)] = p
     return list(params.values())
 
