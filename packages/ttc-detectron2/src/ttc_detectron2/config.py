@@ -27,6 +27,9 @@ from detectron2.config import CfgNode as CN
 from .errors import TTCConfigError
 from .timm_backbone import add_timm_config
 
+#: SOLVER.AMP.PRECISION values (torch dtype names)
+AMP_PRECISIONS = ("float16", "bfloat16")
+
 __all__ = [
     "MODES",
     "OPTIMIZERS",
@@ -141,6 +144,10 @@ def add_ttc_config(cfg: CN) -> CN:
     cfg.SOLVER.OPTIMIZER = "SGD"
     # Adam's (β1, β2).
     cfg.SOLVER.ADAM_BETAS = (0.9, 0.999)
+    # Mixed precision (SOLVER.AMP.ENABLED, Detectron2's own switch): the autocast dtype,
+    # "float16" (Detectron2's AMPTrainer default; gradients scaled) or "bfloat16" (no scaling;
+    # also on CPUs). The codec's rate stays float32 either way (ttc_core.entropy).
+    cfg.SOLVER.AMP.PRECISION = "float16"
 
     # -- model selection apart from the reported split (METHOD §8, ttc_core.selection) -----------
     # TTCTrainer trains on DATASETS.TRAIN minus a selection split ("<name>:fit"), evaluates the
@@ -257,6 +264,8 @@ def validate_ttc_config(cfg: CN) -> None:
 
     if cfg.SOLVER.OPTIMIZER.upper() not in OPTIMIZERS:
         _fail("SOLVER.OPTIMIZER", cfg.SOLVER.OPTIMIZER, f"choose one of {OPTIMIZERS}")
+    if cfg.SOLVER.AMP.PRECISION not in AMP_PRECISIONS:
+        _fail("SOLVER.AMP.PRECISION", cfg.SOLVER.AMP.PRECISION, f"choose one of {AMP_PRECISIONS}")
     if len(cfg.SOLVER.ADAM_BETAS) != 2 or not all(0 <= b < 1 for b in cfg.SOLVER.ADAM_BETAS):
         _fail("SOLVER.ADAM_BETAS", cfg.SOLVER.ADAM_BETAS, "expected two numbers in [0, 1)")
     clip = cfg.SOLVER.CLIP_GRADIENTS

@@ -39,12 +39,14 @@ import contextlib
 import json
 import logging
 import os
+import time
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import torch
 from detectron2.data import MetadataCatalog
-from detectron2.engine import DefaultTrainer, hooks
+from detectron2.engine import AMPTrainer, DefaultTrainer, hooks
 from detectron2.engine import defaults as d2_defaults
 from detectron2.engine.defaults import create_ddp_model
 from detectron2.evaluation import COCOEvaluator, DatasetEvaluators
@@ -65,6 +67,7 @@ from .solver import build_optimizer
 __all__ = [
     "ReportHook",
     "SelectionCheckpointer",
+    "TTCAMPTrainer",
     "TTCTrainer",
     "build_evaluator",
     "check_enhancement_start",
@@ -260,6 +263,36 @@ def _wrapping_ddp_with(wrap: Callable[[Any], Any]) -> Iterator[None]:
         d2_defaults.create_ddp_model = original
 
 
+class TTCAMPTrainer(AMPTrainer):
+    """Detectron2's ``AMPTrainer`` on the model's device type (``cuda`` or ``cpu``) and dtype.
+
+    ``AMPTrainer.run_step`` asserts CUDA and autocasts with ``torch.cuda.amp``; this step
+    autocasts with ``torch.autocast(device_type, precision)`` instead, so ``SOLVER.AMP`` also
+    trains in bfloat16 on CPUs. Gradients are scaled for float16 only (bfloat16 has float32's
+    range). The ttc codec's rate is float32 under any autocast (``ttc_core.entropy``).
+    """
+
+    def __init__(self, model, data_loader, optimizer, *, precision, device_type: str):
+        scaler = torch.amp.GradScaler(device_type, enabled=precision == torch.float16)
+        super().__init__(model, data_loader, optimizer, grad_scaler=scaler, precision=precision)
+        self.device_type = device_type
+
+    def run_step(self):
+        assert self.model.training, "TTCAMPTrainer: the model was put in eval mode"
+        start = time.perf_counter()
+        data = next(self._data_loader_iter)
+        data_time = time.perf_counter() - start
+        with torch.autocast(self.device_type, dtype=self.precision):
+            loss_dict = self.model(data)
+            losses = sum(loss_dict.values())
+        self.optimizer.zero_grad()
+        self.grad_scaler.scale(losses).backward()
+        self.after_backward()
+        self._write_metrics(loss_dict, data_time)
+        self.grad_scaler.step(self.optimizer)  # unscales first: the clip sees true gradients
+        self.grad_scaler.update()
+
+
 class TTCTrainer(DefaultTrainer):
     """``DefaultTrainer`` for ttc models (see the module docstring).
 
@@ -284,6 +317,16 @@ class TTCTrainer(DefaultTrainer):
                 super().__init__(cfg)
         else:
             super().__init__(cfg)  # one process: create_ddp_model returns the model as it is
+        if cfg.SOLVER.AMP.ENABLED:
+            # DefaultTrainer.__init__ builds Detectron2's AMPTrainer (CUDA float16 only) and has
+            # no hook to choose another; swap in the device-aware one before any hook runs
+            self._trainer = TTCAMPTrainer(
+                self._trainer.model,
+                self._trainer.data_loader,
+                self._trainer.optimizer,
+                precision=getattr(torch, cfg.SOLVER.AMP.PRECISION),
+                device_type=torch.device(cfg.MODEL.DEVICE).type,
+            )
 
     @classmethod
     def build_ddp_model(cls, cfg, model):
