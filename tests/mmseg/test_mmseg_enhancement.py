@@ -422,7 +422,7 @@ def test_reconstruction_file_round_trips_and_matches_the_model(rec_run, tmp_path
     with torch.no_grad():
         pred = model.predict(data["inputs"], data["data_samples"])[0]
         y_e = model.enhancement.encode(model.enhancement_downsample(data["inputs"]))
-        y_b = model.base(data["inputs"])[0]
+        y_b = model.run_codec(data["inputs"]).y_base
     stream = tmp_path / "frame.ttc"
     assert ttc(["compress", image, "-c", ckpt, "-o", str(stream), "--layers", "all"]) == 0
     header = bitstream.unpack(stream.read_bytes())

@@ -163,3 +163,32 @@ def test_codec_spec_rebuilds_the_same_codec_without_mmseg():
     # the reconstruction target is the [0, 1] frame at the coded size
     target = model.backbone.reconstruction_target(terms)
     assert target.shape == recon.shape and 0 <= target.min() and target.max() <= 1
+
+
+def test_the_preprocessor_attributes_ttc_reads():
+    """ttc_mmseg.normalization reads SegDataPreProcessor's private ``_enable_normalize`` (no
+    public flag exists) and its public ``channel_conversion``: this fails if mmseg changes
+    either, before a codec spec could record a wrong normalisation."""
+    from mmseg.models.data_preprocessor import SegDataPreProcessor
+
+    from ttc_mmseg.normalization import input_normalization
+
+    mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+    normalising = SegDataPreProcessor(mean=mean, std=std, bgr_to_rgb=True)
+    plain = SegDataPreProcessor()
+    assert normalising._enable_normalize is True and plain._enable_normalize is False
+    assert normalising.channel_conversion is True and plain.channel_conversion is False
+    # and what mmseg does with them is what ttc records
+    frame = torch.full((3, 2, 2), 200, dtype=torch.uint8)
+    frame[0] = 10  # channel 0 (B of a BGR frame) differs
+    out = normalising(dict(inputs=[frame]), False)["inputs"][0]
+    got_mean, got_std, order = input_normalization(normalising)
+    assert order == "RGB" and got_mean == pytest.approx(mean) and got_std == pytest.approx(std)
+    expected = (frame[[2, 1, 0]].float() - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(
+        std
+    ).view(3, 1, 1)
+    torch.testing.assert_close(out, expected)
+    assert input_normalization(plain) == ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0], "BGR")
+    assert input_normalization(None) == ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0], "RGB")
+    with pytest.raises(TypeError, match="SegDataPreProcessor"):
+        input_normalization(torch.nn.Identity())
