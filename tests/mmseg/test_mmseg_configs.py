@@ -129,3 +129,30 @@ def test_the_proposed_model_has_no_probe():
     from ttc_mmseg_testutils import build_tiny_model
 
     assert build_tiny_model().probe_parameters() == []
+
+
+def test_ttc_registers_no_name_of_the_parent_registries():
+    """Every name ttc_mmseg registers is new to MMEngine's root registries (where mmcv and
+    other OpenMMLab packages register): in mmseg's scope a child entry silently wins, as a
+    generic ``ColorJitter`` would over another package's."""
+    import mmcv.transforms  # noqa: F401  (mmcv's transforms register into MMEngine's root)
+    from mmseg import registry
+
+    names = {}
+    for registry_name in (
+        "MODELS",
+        "TRANSFORMS",
+        "DATASETS",
+        "METRICS",
+        "HOOKS",
+        "OPTIM_WRAPPERS",
+        "OPTIM_WRAPPER_CONSTRUCTORS",
+    ):
+        reg = getattr(registry, registry_name)
+        ours = [n for n, c in reg.module_dict.items() if c.__module__.startswith("ttc_mmseg.")]
+        names[registry_name] = ours
+        shadowed = [n for n in ours if n in reg.parent.module_dict]
+        assert not shadowed, f"{registry_name}: {shadowed} shadow names of {reg.parent.scope}"
+    assert "TTCColorJitter" in names["TRANSFORMS"] and "ColorJitter" not in names["TRANSFORMS"]
+    assert {"RateMetric", "DisparityRMSEMetric"} <= set(names["METRICS"])
+    assert "TTCReconstructionEnhancement" in names["MODELS"]

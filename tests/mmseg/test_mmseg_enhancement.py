@@ -267,7 +267,7 @@ def test_conditioning_is_real(rec_run):
     model = runner.model.eval()
     x = frames(runner, cfg)
     with torch.no_grad():
-        y_b, _, _ = model.base(x)
+        y_b = model.run_codec(x).y_base
         y_e = model.enhancement.encode(model.enhancement_downsample(x))
         em = model.enhancement.entropy_model
         bits = {
@@ -422,7 +422,7 @@ def test_reconstruction_file_round_trips_and_matches_the_model(rec_run, tmp_path
     with torch.no_grad():
         pred = model.predict(data["inputs"], data["data_samples"])[0]
         y_e = model.enhancement.encode(model.enhancement_downsample(data["inputs"]))
-        y_b = model.base(data["inputs"])[0]
+        y_b = model.run_codec(data["inputs"]).y_base
     stream = tmp_path / "frame.ttc"
     assert ttc(["compress", image, "-c", ckpt, "-o", str(stream), "--layers", "all"]) == 0
     header = bitstream.unpack(stream.read_bytes())
@@ -532,14 +532,38 @@ def test_enhancement_config_loads_and_builds(path, base_checkpoint):
         assert model.bpp_pixels == "coded"
 
 
-def test_base_checkpoint_may_be_the_base_work_dir(depth_base):
+def test_a_base_work_dir_is_read_through_its_report_not_guessed(depth_base, tmp_path):
+    """model.base.checkpoint names a file, or a finished run's directory whose ttc_report.json
+    names the chosen checkpoint; a directory without one is refused, listing its files."""
+    from ttc_core.checkpoint import CheckpointError
+    from ttc_core.selection import write_report
     from ttc_mmseg.enhancement import FrozenBase, resolve_checkpoint
 
-    assert Path(resolve_checkpoint(str(depth_base))).name.startswith("best_selection_rmse_")
-    base = FrozenBase(checkpoint=str(depth_base))
-    assert base.latent_channels == 16 and base.factor == 2
-    with pytest.raises(Exception, match="does not exist"):
+    chosen = depth_base / "epoch_50.pth"
+    assert resolve_checkpoint(str(chosen)) == str(chosen)
+    # the fixture's Runner wrote checkpoints but no report (tools/train.py writes it): refused,
+    # although it holds exactly one best_*.pth that the old lookup took
+    refused = r"without a ttc_report\.json.*name the checkpoint file"
+    with pytest.raises(CheckpointError, match=refused):
+        resolve_checkpoint(str(depth_base))
+    with pytest.raises(CheckpointError, match="epoch_50.pth"):  # the files it holds are listed
+        resolve_checkpoint(str(depth_base))
+    with pytest.raises(CheckpointError, match="does not exist"):
         resolve_checkpoint(str(depth_base / "missing"))
+
+    run = tmp_path / "finished_base"
+    write_report(run, {}, dataset="val", checkpoint=str(chosen), iteration=50, selection=None)
+    assert resolve_checkpoint(str(run)) == str(chosen)
+    base = FrozenBase(checkpoint=str(run))
+    assert base.source == str(chosen)
+    assert base.latent_channels == 16 and base.factor == 2
+    # a relative name is relative to the run directory, as the study reads it
+    (run / "best.pth").symlink_to(chosen)
+    write_report(run, {}, dataset="val", checkpoint="best.pth", iteration=50, selection=None)
+    assert resolve_checkpoint(str(run)) == str(run / "best.pth")
+    write_report(run, {}, dataset="val", checkpoint="gone.pth", iteration=50, selection=None)
+    with pytest.raises(CheckpointError, match="names the checkpoint .*gone.pth.*does not exist"):
+        resolve_checkpoint(str(run))
 
 
 def test_input_normalisation_must_match_the_base(base_checkpoint):
@@ -646,9 +670,9 @@ def test_the_demo_ships_scalable_reconstruction_and_both_retraining_controls():
         stages[name] = (cfg.model.type, cfg.model.standalone, cfg.model.continued)
         assert cfg.train_cfg.max_epochs == 30  # equal budgets
         assert cfg.model.test_cfg.actual_bits is False  # the report codes real bits
-    assert stages[DEMO_RECON.format("")] == ("TTCReconstructionEnhancer", False, False)
-    assert stages[DEMO_RECON.format("-standalone")] == ("TTCReconstructionEnhancer", True, False)
-    assert stages[DEMO_RECON.format("-continued")] == ("TTCReconstructionEnhancer", False, True)
+    assert stages[DEMO_RECON.format("")] == ("TTCReconstructionEnhancement", False, False)
+    assert stages[DEMO_RECON.format("-standalone")] == ("TTCReconstructionEnhancement", True, False)
+    assert stages[DEMO_RECON.format("-continued")] == ("TTCReconstructionEnhancement", False, True)
     assert stages[DEMO_SEG.format("continued")] == ("TTCEnhancementSegmentor", False, True)
 
 

@@ -97,3 +97,13 @@ def test_rate_metric_prefix_names_the_selection_split():
 def test_rate_metric_needs_a_ttc_model():
     with pytest.raises(KeyError, match="TTCDepthEstimator"):
         RateMetric().process(None, [dict(pred_depth_map={})])
+
+
+@pytest.mark.parametrize("metric", ["RateMetric", "DisparityRMSEMetric"])
+def test_a_misspelled_metric_option_is_an_error(metric):
+    from mmseg.registry import METRICS
+
+    built = METRICS.build(dict(type=metric, prefix="selection", collect_dir=None))
+    assert built.prefix == "selection"
+    with pytest.raises(TypeError, match="prefx"):
+        METRICS.build(dict(type=metric, prefx="selection"))

@@ -39,8 +39,7 @@ def test_bpp_is_per_frame_pixel_a_quarter_of_the_bottleneck_bpp():
     model = build_tiny_model().eval()
     inputs, samples = fake_batch()
     with torch.no_grad():
-        model.backbone(inputs)
-    terms = model.backbone.pop_codec_terms()
+        _, terms = model.backbone.forward_with_terms(inputs)
     assert tuple(terms.coded_input.shape[-2:]) == (FRAME[0] // 2, FRAME[1] // 2)
     torch.testing.assert_close(terms.bpp_estimated, terms.output.bpp / 4)
     torch.testing.assert_close(terms.bpp_estimated, terms.bits_estimated / (FRAME[0] * FRAME[1]))
@@ -156,8 +155,7 @@ def test_codec_spec_rebuilds_the_same_codec_without_mmseg():
     normalised = (x01 * 255 - codec.mean) / codec.std
     with torch.no_grad():
         torch.testing.assert_close(codec.base_input(x01), model.backbone.coded_input(normalised))
-        model.backbone(normalised)
-        terms = model.backbone.pop_codec_terms()
+        _, terms = model.backbone.forward_with_terms(normalised)
         pseudo, recon = codec.base.decode(
             codec.base.encode(codec.base_input(x01)), tuple(terms.coded_input.shape[-2:])
         )
@@ -165,3 +163,32 @@ def test_codec_spec_rebuilds_the_same_codec_without_mmseg():
     # the reconstruction target is the [0, 1] frame at the coded size
     target = model.backbone.reconstruction_target(terms)
     assert target.shape == recon.shape and 0 <= target.min() and target.max() <= 1
+
+
+def test_the_preprocessor_attributes_ttc_reads():
+    """ttc_mmseg.normalization reads SegDataPreProcessor's private ``_enable_normalize`` (no
+    public flag exists) and its public ``channel_conversion``: this fails if mmseg changes
+    either, before a codec spec could record a wrong normalisation."""
+    from mmseg.models.data_preprocessor import SegDataPreProcessor
+
+    from ttc_mmseg.normalization import input_normalization
+
+    mean, std = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
+    normalising = SegDataPreProcessor(mean=mean, std=std, bgr_to_rgb=True)
+    plain = SegDataPreProcessor()
+    assert normalising._enable_normalize is True and plain._enable_normalize is False
+    assert normalising.channel_conversion is True and plain.channel_conversion is False
+    # and what mmseg does with them is what ttc records
+    frame = torch.full((3, 2, 2), 200, dtype=torch.uint8)
+    frame[0] = 10  # channel 0 (B of a BGR frame) differs
+    out = normalising(dict(inputs=[frame]), False)["inputs"][0]
+    got_mean, got_std, order = input_normalization(normalising)
+    assert order == "RGB" and got_mean == pytest.approx(mean) and got_std == pytest.approx(std)
+    expected = (frame[[2, 1, 0]].float() - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(
+        std
+    ).view(3, 1, 1)
+    torch.testing.assert_close(out, expected)
+    assert input_normalization(plain) == ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0], "BGR")
+    assert input_normalization(None) == ([0.0, 0.0, 0.0], [1.0, 1.0, 1.0], "RGB")
+    with pytest.raises(TypeError, match="SegDataPreProcessor"):
+        input_normalization(torch.nn.Identity())

@@ -217,3 +217,26 @@ def test_value_clipping_and_unknown_norm_arguments():
     wrapper.update_params(sum(v for k, v in losses.items() if "loss" in k))  # MMEngine's path
     with pytest.raises(ValueError, match="error_if_nonfinite"):
         build_wrapper(model, clip_grad=dict(max_norm=1.0, error_if_nonfinite=True))
+
+
+def test_mmengine_still_clips_through_its_private_hook():
+    """GroupClipMixin overrides MMEngine's private ``OptimWrapper._clip_grad``: ``step`` must
+    still call it (and clip with it), or the probe's isolation would silently be lost."""
+    from mmengine.optim import OptimWrapper
+
+    from ttc_mmseg.optim import TTCOptimWrapper
+
+    assert callable(getattr(OptimWrapper, "_clip_grad", None))
+    calls = []
+
+    class Counting(TTCOptimWrapper):
+        def _clip_grad(self) -> None:
+            calls.append(1)
+            super()._clip_grad()
+
+    weight = torch.nn.Parameter(torch.ones(2))
+    wrapper = Counting(optimizer=torch.optim.SGD([weight], lr=0.1), clip_grad=dict(max_norm=1.0))
+    wrapper.update_params((10 * weight).sum())  # gradient (10, 10), norm 10·√2, clipped to 1
+    assert calls == [1]
+    expected = 1 - 0.1 * 10 / (200**0.5)
+    torch.testing.assert_close(weight.detach(), torch.full((2,), expected), rtol=1e-5, atol=1e-6)

@@ -14,10 +14,10 @@ data_preprocessor = dict(
     seg_pad_val=255,
 )
 model = dict(
-    type='TTCReconstructionEnhancer',
+    type='TTCReconstructionEnhancement',
     data_preprocessor=data_preprocessor,
-    # the trained base: a .pth file, or the base's work_dir (its single best_*.pth, else the
-    # file named in its last_checkpoint); override with model.base.checkpoint=PATH
+    # the trained base: a .pth file, or the work_dir of a finished base run (tools/train.py):
+    # the checkpoint its ttc_report.json names; override with model.base.checkpoint=PATH
     base=dict(
         checkpoint='work_dirs/ttc-proposed_lraspp_m-v3-d8_1xb10-100e_cityscapes-disparity-1024x2048'
     ),

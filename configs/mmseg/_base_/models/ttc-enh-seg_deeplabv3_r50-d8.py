@@ -23,8 +23,8 @@ model = dict(
     # ImageNet weights for the ResNet-50 are given by path only, e.g.
     # model.backbone.init_cfg=dict(type='Pretrained', checkpoint='/path/to/resnet50_v1c.pth')
     pretrained=None,
-    # the trained base: a .pth file, or the base's work_dir (its single best_*.pth, else the
-    # file named in its last_checkpoint); override with model.base.checkpoint=PATH
+    # the trained base: a .pth file, or the work_dir of a finished base run (tools/train.py):
+    # the checkpoint its ttc_report.json names; override with model.base.checkpoint=PATH
     base=dict(
         checkpoint='work_dirs/ttc-proposed_lraspp_m-v3-d8_1xb10-100e_cityscapes-disparity-1024x2048'
     ),

@@ -5,7 +5,7 @@ Importing this package registers, in MMSegmentation's registries (scope ``mmseg`
 
 - models: ``TTCBackbone`` (learned downsample + ``BaseBottleneck`` + any mmseg backbone),
   ``DepthLRASPPHead``, ``DisparityRMSELoss``, ``TTCDepthEstimator``; for the enhancement
-  layer ``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancer``, ``UpsampledASPPHead``,
+  layer ``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancement``, ``UpsampledASPPHead``,
   ``UpsampledFCNHead``;
 - datasets / transforms: ``CityscapesDisparityDataset``, ``TTCSelectionSplit`` (the fit /
   selection parts of a training split), ``LoadCityscapesDisparity``, ``TTCColorJitter``;
@@ -55,7 +55,7 @@ from .enhancement import (
     EnhancementCodecMixin,
     FrozenBase,
     TTCEnhancementSegmentor,
-    TTCReconstructionEnhancer,
+    TTCReconstructionEnhancement,
 )
 from .heads import DepthLRASPPHead, UpsampledASPPHead, UpsampledFCNHead
 from .hooks import TTCCheckpointHook
@@ -89,7 +89,7 @@ __all__ = [
     "TTCEnhancementSegmentor",
     "TTCOptimWrapper",
     "TTCOptimWrapperConstructor",
-    "TTCReconstructionEnhancer",
+    "TTCReconstructionEnhancement",
     "TTCSelectionSplit",
     "UpsampledASPPHead",
     "UpsampledFCNHead",

@@ -7,10 +7,12 @@
                       ├─ g_a ─ x̂ (reconstruction of the half-resolution frame, [0, 1] RGB)
                       └─ p(ŷ_b) ─ bits
 
-The module returns the inner backbone's features, so any mmseg segmentor / head can sit on top.
-The terms of the codec (bits, reconstruction and its target) of the last forward pass are kept
-as :class:`CodecTerms` for the segmentor to turn into ``loss_rate`` / ``loss_recon`` and into
-per-image estimated bpp (:meth:`TTCBackbone.pop_codec_terms`).
+``backbone(x)`` returns the inner backbone's features, as any mmseg backbone does, so any mmseg
+segmentor / head can sit on top (and ``_forward`` / tensor mode work unchanged).
+:meth:`TTCBackbone.forward_with_terms` returns the features *and* the codec's terms of that pass
+(bits, reconstruction and its target) as :class:`CodecTerms`, which the segmentor turns into
+``loss_rate`` / ``loss_recon`` and per-image bpp. The terms are returned, never kept on the
+module: nothing of one call is left for the next.
 
 **bpp convention** (METHOD §5): bits are divided by the pixels of the *frame given to this
 module* (1024×2048 for Cityscapes), not of the half-resolution tensor the bottleneck codes. So
@@ -22,13 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import Tensor
 
 from ttc_core.bottleneck import BaseBottleneck, BottleneckOutput
 from ttc_core.layers import Downsample
+from ttc_core.scalable import reconstruction_target
 
 __all__ = ["CodecTerms", "TTCBackbone"]
 
@@ -39,7 +41,7 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 
 @dataclass
 class CodecTerms:
-    """What the codec computed for one batch (kept for the segmentor)."""
+    """What the codec computed for one batch (returned to the segmentor with the features)."""
 
     output: BottleneckOutput  #: the bottleneck's output (ŷ_b, likelihoods, bits, ...)
     frame: Tensor  #: the normalised frames given to the backbone, (N, 3, H, W)
@@ -100,7 +102,6 @@ class TTCBackbone(BaseModule):
         self.register_buffer("input_mean", torch.zeros(1, 3, 1, 1), persistent=False)
         self.register_buffer("input_std", torch.ones(1, 3, 1, 1), persistent=False)
         self.set_input_normalization(input_mean, input_std)
-        self._terms: CodecTerms | None = None
 
     # -- configuration ----------------------------------------------------------------------
     def set_input_normalization(self, mean, std) -> None:
@@ -123,21 +124,26 @@ class TTCBackbone(BaseModule):
         """The tensor the analysis transform codes (the learned-downsampled frame)."""
         return self.downsample(x) if self.downsample is not None else x
 
-    def forward(self, x: Tensor):
-        x_c = self.coded_input(x)
+    def forward_with_terms(self, x: Tensor) -> tuple[Tensor, CodecTerms]:
+        """The inner backbone's features and the codec's terms of this pass.
+
+        ``g_a`` runs in evaluation, and in training when ``reconstruct`` is set.
+        """
         reconstruct = self.reconstruct or not self.training
+        return self._forward_codec(x, reconstruct)
+
+    def forward(self, x: Tensor):
+        """The inner backbone's features (a plain mmseg backbone; ``g_a`` is not run)."""
+        features, _ = self._forward_codec(x, reconstruct=False)
+        return features
+
+    def _forward_codec(self, x: Tensor, reconstruct: bool) -> tuple[Tensor, CodecTerms]:
+        x_c = self.coded_input(x)
         out = self.bottleneck(
             x_c, detach_reconstruction=self.detach_reconstruction, reconstruct=reconstruct
         )
-        self._terms = CodecTerms(out, x, x_c, int(x.shape[-2]) * int(x.shape[-1]))
-        return self.backbone(out.pseudo_image)
-
-    def pop_codec_terms(self) -> CodecTerms:
-        """The codec terms of the last forward pass (and forget them)."""
-        if self._terms is None:
-            raise RuntimeError("TTCBackbone: no forward pass since the codec terms were last read")
-        terms, self._terms = self._terms, None
-        return terms
+        terms = CodecTerms(out, x, x_c, int(x.shape[-2]) * int(x.shape[-1]))
+        return self.backbone(out.pseudo_image), terms
 
     def reconstruction_target(self, terms: CodecTerms) -> Tensor:
         """The frames in [0, 1] RGB at the coded resolution: the target of ``g_a``.
@@ -145,13 +151,6 @@ class TTCBackbone(BaseModule):
         The normalisation is undone, and the frame is resized to the coded size by bilinear
         interpolation (the fixed part of the learned downsample).
         """
-        x01 = (terms.frame * self.input_std + self.input_mean) / 255.0
-        size = tuple(terms.coded_input.shape[-2:])
-        if tuple(x01.shape[-2:]) != size:
-            x01 = F.interpolate(x01, size=size, mode="bilinear", align_corners=False)
-        return x01.clamp(0, 1)
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self._terms = None
-        return self
+        return reconstruction_target(
+            terms.frame, self.input_mean, self.input_std, size=tuple(terms.coded_input.shape[-2:])
+        )

@@ -11,12 +11,15 @@
 - :class:`TTCEnhancementSegmentor` (``EncoderDecoder``): ``g_e`` (n = 1) gives a pseudo-image
   for DeepLabV3 (ResNetV1c + ``UpsampledASPPHead`` + auxiliary ``UpsampledFCNHead``, learned ×2
   upsampling of the logits). Loss = CE (main + aux) + α·(bpp_e + bpp_b).
-- :class:`TTCReconstructionEnhancer`: ``g_e`` (n = 3) reconstructs the frame at the coded, i.e.
+- :class:`TTCReconstructionEnhancement`: ``g_e`` (n = 3) reconstructs the frame at the coded, i.e.
   half, resolution (512×1024 for Cityscapes). Loss = 255·RMSE + α·(bpp_e + bpp_b).
 
-Both load the base from a depth-base checkpoint (its framework-free ``"ttc_codec"`` spec says
-how to rebuild the learned downsample and the bottleneck; the depth head is not needed) and keep
-it frozen: no gradients, eval mode even when the runner calls ``model.train()``. bpp_b is then a
+Both load the base from a depth-base checkpoint named by the config key
+``model.base.checkpoint`` (a ``.pth`` file, or a finished base run's work_dir, whose
+``ttc_report.json`` names the checkpoint it chose: see :func:`resolve_checkpoint`). Its
+framework-free ``"ttc_codec"`` spec says how to rebuild the learned downsample and the
+bottleneck (the depth head is not needed; :func:`ttc_core.frozen.load_frozen_base`). The base
+stays frozen: no gradients, eval mode even when the runner calls ``model.train()``. bpp_b is then a
 constant of the loss, but it is logged and reported: the rate of a scalable system is
 base + enhancement bits.
 
@@ -37,20 +40,22 @@ estimates. Per layer ``bpp_base``, ``bpp_enhancement`` (and ``_estimated``); the
 base + enhancement. ``bpp_pixels='frame'`` divides bits by the H·W of the frame given to the
 model (1024×2048: segmentation); ``'coded'`` by the pixels of the coded, learned-downsampled
 frame (512×1024: Cityscapes reconstruction). Both layers are divided by the same count.
+
+The two-layer forward and the real bits are ttc-core's (:func:`ttc_core.scalable.scalable_forward`,
+:func:`~ttc_core.scalable.scalable_actual_bits`). The terms of a pass (:class:`ScalableTerms`)
+are returned by :meth:`EnhancementCodecMixin.run_codec` and passed along explicitly; nothing
+of one call is kept on the model for the next.
 """
 
 from __future__ import annotations
 
 import copy
-import glob
 import os
 import os.path as osp
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-import torch.nn.functional as F
 from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 from mmengine.structures import PixelData
@@ -60,22 +65,24 @@ from mmseg.structures import SegDataSample
 from torch import Tensor, nn
 
 from ttc_core.bottleneck import BaseBottleneck
-from ttc_core.checkpoint import (
-    CheckpointError,
-    make_codec_spec,
-)
+from ttc_core.checkpoint import CheckpointError, make_codec_spec, to_plain
 from ttc_core.enhancement import EnhancementBottleneck, EnhancementOutput
 from ttc_core.frozen import load_frozen_base
 from ttc_core.layers import Downsample
-from ttc_core.losses import bits_per_image, psnr, reconstruction_rmse
+from ttc_core.losses import psnr, reconstruction_rmse
 from ttc_core.rates import scalable_rates
+from ttc_core.scalable import reconstruction_target, scalable_actual_bits, scalable_forward
+from ttc_core.selection import REPORT_FILE, read_report
+
+from .normalization import input_normalization
+from .segmentors import batch_img_metas
 
 __all__ = [
     "EnhancementCodecMixin",
     "FrozenBase",
     "ScalableTerms",
     "TTCEnhancementSegmentor",
-    "TTCReconstructionEnhancer",
+    "TTCReconstructionEnhancement",
     "resolve_checkpoint",
 ]
 
@@ -87,31 +94,45 @@ BPP_PIXELS = ("frame", "coded")
 DEFAULT_ENHANCEMENT_LOSS = dict(alpha=0.01)
 
 
-def resolve_checkpoint(path: str) -> str:
-    """A checkpoint file, or a work directory: its single ``best_*.pth``, else the file named
-    in its ``last_checkpoint`` (MMEngine writes both)."""
+def resolve_checkpoint(path: str | os.PathLike) -> str:
+    """The base checkpoint file that ``model.base.checkpoint`` names.
+
+    - a file: itself;
+    - a directory: only a finished ttc run's work_dir, and then the checkpoint its
+      ``ttc_report.json`` names (the one chosen on the selection split and evaluated on the
+      reported split; :func:`ttc_core.selection.read_report`). A relative name in the report is
+      relative to the directory, as the study reads it. No checkpoint file is guessed: a
+      directory without a report is refused, with the ``.pth`` files it holds listed.
+    """
     path = os.fspath(path)
     if osp.isfile(path):
         return path
     if not osp.isdir(path):
         raise CheckpointError(
             f"base checkpoint {path!r} does not exist: train the base first (configs/mmseg/"
-            "ttc_depth/) or set model.base.checkpoint=PATH (a .pth file or the base's work_dir)"
+            "ttc_depth/) or set model.base.checkpoint=PATH (a .pth file, or a finished base "
+            f"run's work_dir holding its {REPORT_FILE})"
         )
-    best = sorted(glob.glob(osp.join(path, "best_*.pth")))
-    if len(best) == 1:
-        return best[0]
-    last = osp.join(path, "last_checkpoint")
-    if osp.isfile(last):
-        with open(last) as f:
-            name = f.read().strip()
-        for candidate in (name, osp.join(path, name), osp.join(path, osp.basename(name))):
-            if candidate and osp.isfile(candidate):
-                return candidate
-    raise CheckpointError(
-        f"cannot choose a checkpoint in {path!r} ({len(best)} best_*.pth files, no usable "
-        "last_checkpoint): give the .pth file itself"
-    )
+    try:
+        report = read_report(path)
+    except ValueError as exc:
+        raise CheckpointError(f"model.base.checkpoint={path!r}: {exc}") from exc
+    if report is None or not report.get("checkpoint"):
+        found = sorted(name for name in os.listdir(path) if name.endswith(".pth"))
+        held = f"it holds {found}" if found else "it holds no .pth file: train the base first"
+        raise CheckpointError(
+            f"model.base.checkpoint={path!r} is a directory without a {REPORT_FILE} naming the "
+            "checkpoint its run chose (tools/train.py writes one when training ends); name the "
+            f"checkpoint file instead, model.base.checkpoint={osp.join(path, '<file>.pth')!r} "
+            f"({held})"
+        )
+    chosen = report["checkpoint"]
+    chosen = chosen if osp.isabs(chosen) else osp.join(path, chosen)
+    if not osp.isfile(chosen):
+        raise CheckpointError(
+            f"{osp.join(path, REPORT_FILE)} names the checkpoint {chosen!r}, which does not exist"
+        )
+    return chosen
 
 
 class FrozenBase(nn.Module):
@@ -119,9 +140,10 @@ class FrozenBase(nn.Module):
 
     Args:
         checkpoint: a checkpoint carrying a ``"ttc_codec"`` spec (any ttc trainer's, e.g. the
-            depth base's ``best_selection_rmse_epoch_N.pth``), or its work directory (see
-            :func:`resolve_checkpoint`). The spec gives the constructor arguments and where
-            the weights are; the task head is not rebuilt.
+            depth base's ``best_selection_rmse_epoch_N.pth``), or a finished run's work
+            directory, whose ``ttc_report.json`` names it (see :func:`resolve_checkpoint`).
+            The spec gives the constructor arguments and where the weights are; the task head
+            is not rebuilt.
         bottleneck / downsample: constructor arguments, only without ``checkpoint`` (the
             weights must then come from ``load_from`` of a model that holds them).
 
@@ -147,7 +169,8 @@ class FrozenBase(nn.Module):
             self.bottleneck, self.downsample = loaded.bottleneck, loaded.downsample
         elif bottleneck is None:
             raise ValueError(
-                "the base needs checkpoint=PATH (a trained base checkpoint or its work_dir), or "
+                "the base needs checkpoint=PATH (a trained base checkpoint, or the work_dir of a "
+                f"finished base run with its {REPORT_FILE}), or "
                 "bottleneck=dict(...) when its weights come from load_from"
             )
         else:
@@ -172,17 +195,14 @@ class FrozenBase(nn.Module):
         return super().train(False)  # frozen: always eval
 
     @torch.no_grad()
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """``(ŷ_b, estimated bits per image, coded input)`` of normalised frames ``x``."""
-        x_c = self.downsample(x) if self.downsample is not None else x
-        y_hat = self.bottleneck.encode(x_c)
-        bits = bits_per_image(self.bottleneck.entropy_model(y_hat).likelihoods)
-        return y_hat, bits, x_c
+    def coded_input(self, x: Tensor) -> Tensor:
+        """What ``f_b`` codes: the learned-downsampled normalised frames ``x``."""
+        return self.downsample(x) if self.downsample is not None else x
 
 
 @dataclass
 class ScalableTerms:
-    """What both layers computed for one batch."""
+    """What both layers computed for one batch (returned by ``run_codec``, never kept)."""
 
     y_base: Tensor  #: ŷ_b
     bits_base: Tensor  #: estimated base bits per image, (N,)
@@ -209,17 +229,6 @@ class ScalableTerms:
         return self.enhancement.bits / self.num_pixels
 
 
-def _plain_cfg(cfg: Any) -> Any:
-    """A config as plain dicts / lists (JSON-able, safe to unpickle), without weight paths."""
-    if isinstance(cfg, Mapping):
-        return {
-            str(k): _plain_cfg(v) for k, v in cfg.items() if k not in ("init_cfg", "pretrained")
-        }
-    if isinstance(cfg, (list, tuple)):
-        return [_plain_cfg(v) for v in cfg]
-    return cfg
-
-
 class EnhancementCodecMixin:
     """Frozen base + trainable enhancement layer, their rates, results and codec spec.
 
@@ -228,9 +237,8 @@ class EnhancementCodecMixin:
 
     #: ``"image"`` or ``"pseudo_image"`` (codec spec)
     enhancement_output_type = "image"
-    #: ``"module:function"`` of ``ttc decompress --task-output``, or None
+    #: registered name of the task decoder of ``ttc decompress --task-output``, or None
     task_decoder: str | None = None
-    _terms: ScalableTerms | None = None
 
     def _init_enhancement(
         self,
@@ -295,7 +303,6 @@ class EnhancementCodecMixin:
         self.enhancement_kwargs = kwargs
         self.enhancement = EnhancementBottleneck(**kwargs)
         self._check_input_normalization()
-        self._terms = None
         if standalone:
             self.set_standalone()
         elif continued:
@@ -307,12 +314,7 @@ class EnhancementCodecMixin:
     # -- configuration ----------------------------------------------------------------------
     def _input_normalization(self) -> tuple[list[float], list[float], str]:
         """Mean / std on 0–255 pixels and channel order of the data preprocessor's output."""
-        pre = getattr(self, "data_preprocessor", None)
-        mean, std = [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
-        if pre is not None and getattr(pre, "_enable_normalize", False):
-            mean, std = pre.mean.flatten().tolist(), pre.std.flatten().tolist()
-        rgb = pre is None or bool(getattr(pre, "_channel_conversion", True))
-        return mean, std, "RGB" if rgb else "BGR"
+        return input_normalization(getattr(self, "data_preprocessor", None))
 
     def _check_input_normalization(self) -> None:
         spec = self.base.input_spec
@@ -382,43 +384,31 @@ class EnhancementCodecMixin:
             for module in self.children():
                 module.train(False)
             self.enhancement.entropy_model.train(mode)
-        self._terms = None
         return self
 
     # -- forward ----------------------------------------------------------------------------
     def run_codec(self, inputs: Tensor) -> ScalableTerms:
-        """Both layers on normalised frames; keeps the terms for :meth:`pop_terms`."""
-        y_b, bits_b, x_b = self.base(inputs)
-        frozen_encoder = self.entropy_model_only and self.training
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen_encoder):
-            x_e = (
-                self.enhancement_downsample(inputs)
-                if self.enhancement_downsample is not None
-                else inputs
-            )
-            if frozen_encoder:
-                y_e = self.enhancement.encode(x_e)
-        if frozen_encoder:
-            # Standalone / Continued training only minimises the rate: skip g_e and the task
-            # network (ŷ_b is zeros or the true one, as the entropy model's switch says)
-            likelihoods = self.enhancement.entropy_model(y_e, y_b).likelihoods
-            bits = bits_per_image(likelihoods)
-            size = x_e.shape[-2] * x_e.shape[-1]
-            enh = EnhancementOutput(y_e, likelihoods, None, bits, bits / size)
-        else:
-            enh = self.enhancement(x_e, side=y_b)
+        """Both layers on normalised frames (:func:`ttc_core.scalable.scalable_forward`)."""
+        x_b = self.base.coded_input(inputs)
+        x_e = (
+            self.enhancement_downsample(inputs)
+            if self.enhancement_downsample is not None
+            else inputs
+        )
+        # Standalone / Continued training only minimises the rate: no g_e and no task network
+        # (ŷ_b is zeros or the true one, as the entropy model's switch says); the frozen
+        # transforms take part without gradient, their parameters require none
+        rate_only = self.entropy_model_only and self.training
+        out = scalable_forward(
+            self.base.bottleneck, self.enhancement, x_b, x_e, synthesize=not rate_only
+        )
         if self.bpp_pixels == "frame":
             num_pixels = int(inputs.shape[-2]) * int(inputs.shape[-1])
         else:
             num_pixels = int(x_e.shape[-2]) * int(x_e.shape[-1])
-        self._terms = ScalableTerms(y_b, bits_b, x_b, enh, x_e, inputs, num_pixels)
-        return self._terms
-
-    def pop_terms(self) -> ScalableTerms:
-        if self._terms is None:
-            raise RuntimeError(f"{type(self).__name__}: no forward pass since the last read")
-        terms, self._terms = self._terms, None
-        return terms
+        return ScalableTerms(
+            out.y_base, out.bits_base, x_b, out.enhancement, x_e, inputs, num_pixels
+        )
 
     # -- losses -----------------------------------------------------------------------------
     def rate_losses(self, terms: ScalableTerms) -> dict[str, Tensor]:
@@ -470,15 +460,16 @@ class EnhancementCodecMixin:
                 values.update(extra[i])
             sample.set_metainfo(values)
 
-    @torch.no_grad()
     def actual_bits(self, terms: ScalableTerms) -> tuple[list[int], list[int]]:
         """Bits of the real rANS strings of each image: (base, enhancement)."""
         order = (self.test_cfg or {}).get("coding_order", "wavefront")
-        self.base.bottleneck.update(force=False)
-        self.enhancement.update(force=False)
-        base, y_b = self.base.bottleneck.compress(terms.base_input, order=order)
-        enh, _ = self.enhancement.compress(terms.enhancement_input, y_b, order=order)
-        return [8 * len(s) for s in base], [8 * len(s) for s in enh]
+        return scalable_actual_bits(
+            self.base.bottleneck,
+            self.enhancement,
+            terms.base_input,
+            terms.enhancement_input,
+            order=order,
+        )
 
     # -- checkpoints ------------------------------------------------------------------------
     def task_network_spec(self) -> dict | None:
@@ -537,8 +528,9 @@ class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
     ``frame ─ downsample ─ f_e ─ ŷ_e (| ŷ_b) ─ g_e ─ pseudo-image ─ backbone ─ heads ─ ×2``.
 
     Args:
-        base: ``dict(checkpoint=PATH)`` of the trained base (file or work_dir), see
-            :class:`FrozenBase`.
+        base: ``dict(checkpoint=PATH)`` of the trained base: a ``.pth`` file, or a finished
+            base run's work_dir (the checkpoint its ``ttc_report.json`` names), see
+            :func:`resolve_checkpoint` and :class:`FrozenBase`.
         enhancement: :class:`ttc_core.enhancement.EnhancementBottleneck` arguments
             (``side_channels`` is the base's; ``synthesis_blocks`` defaults to 1, the paper's
             pseudo-image decoder).
@@ -579,8 +571,9 @@ class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
         pretrained: str | None = None,
         init_cfg=None,
     ):
-        self._task_network_cfg = _plain_cfg(
-            dict(backbone=backbone, neck=neck, decode_head=decode_head)
+        self._task_network_cfg = to_plain(
+            dict(backbone=backbone, neck=neck, decode_head=decode_head),
+            drop_keys=("init_cfg", "pretrained"),
         )
         super().__init__(
             backbone=copy.deepcopy(backbone),
@@ -613,32 +606,42 @@ class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
         )
 
     def extract_feat(self, inputs: Tensor) -> list[Tensor]:
+        x, _ = self.extract_feat_with_terms(inputs)
+        return x
+
+    def extract_feat_with_terms(self, inputs: Tensor) -> tuple[list[Tensor], ScalableTerms]:
+        """``extract_feat`` that also returns both layers' terms of this pass."""
         terms = self.run_codec(inputs)
         x = self.backbone(terms.enhancement.output)
         if self.with_neck:
             x = self.neck(x)
-        return x
+        return x, terms
 
+    # mmseg's loss / predict, with the rate terms taken from the same forward pass (passed
+    # along, not kept on the model); ``_forward`` / ``encode_decode`` are mmseg's own
     def loss(self, inputs: Tensor, data_samples) -> dict:
         if self.entropy_model_only:
             # only the entropy model trains: the task loss has no gradient to give it
             return self.rate_losses(self.run_codec(inputs))
-        losses = super().loss(inputs, data_samples)
-        return self._merge(losses, self.rate_losses(self.pop_terms()))
+        x, terms = self.extract_feat_with_terms(inputs)
+        losses = self._decode_head_forward_train(x, data_samples)
+        if self.with_auxiliary_head:
+            losses.update(self._auxiliary_head_forward_train(x, data_samples))
+        return self._merge(losses, self.rate_losses(terms))
 
     def predict(self, inputs: Tensor, data_samples=None):
-        results = super().predict(inputs, data_samples)
-        self.attach_rate_results(results, self.pop_terms())
+        # test_cfg.mode is 'whole' (_check_whole): mmseg's inference is then whole_inference =
+        # encode_decode = extract_feat + decode_head.predict
+        metas = batch_img_metas(inputs, data_samples)
+        x, terms = self.extract_feat_with_terms(inputs)
+        seg_logits = self.decode_head.predict(x, metas, self.test_cfg)
+        results = self.postprocess_result(seg_logits, data_samples)
+        self.attach_rate_results(results, terms)
         return results
-
-    def _forward(self, inputs: Tensor, data_samples=None):
-        out = super()._forward(inputs, data_samples)
-        self._terms = None
-        return out
 
 
 @MODELS.register_module()
-class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
+class TTCReconstructionEnhancement(EnhancementCodecMixin, BaseSegmentor):
     """Input reconstruction from an enhancement layer coded given a frozen base.
 
     ``frame ─ downsample ─ f_e ─ ŷ_e (| ŷ_b) ─ g_e (n = 3) ─ x̂`` at the coded resolution
@@ -687,7 +690,7 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
         )
         mean, std, order = self._input_normalization()
         if order != "RGB":
-            raise ValueError("TTCReconstructionEnhancer needs RGB input: set bgr_to_rgb=True")
+            raise ValueError("TTCReconstructionEnhancement needs RGB input: set bgr_to_rgb=True")
         self.register_buffer("input_mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("input_std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
@@ -700,15 +703,15 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
 
     def target(self, terms: ScalableTerms) -> Tensor:
         """The frames in [0, 1] RGB, bilinearly resized to the coded size."""
-        x01 = (terms.frame * self.input_std + self.input_mean) / 255.0
-        size = tuple(terms.enhancement_input.shape[-2:])
-        if tuple(x01.shape[-2:]) != size:
-            x01 = F.interpolate(x01, size=size, mode="bilinear", align_corners=False)
-        return x01.clamp(0, 1)
+        return reconstruction_target(
+            terms.frame,
+            self.input_mean,
+            self.input_std,
+            size=tuple(terms.enhancement_input.shape[-2:]),
+        )
 
     def loss(self, inputs: Tensor, data_samples=None) -> dict:
         terms = self.run_codec(inputs)
-        self._terms = None
         losses = {}
         if not self.entropy_model_only:
             output, target = terms.enhancement.output, self.target(terms)
@@ -720,7 +723,6 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
 
     def predict(self, inputs: Tensor, data_samples=None):
         terms = self.run_codec(inputs)
-        self._terms = None
         output = terms.enhancement.output.detach().clamp(0, 1)
         values = psnr(output, self.target(terms)).cpu().tolist()
         if data_samples is None:
@@ -731,6 +733,4 @@ class TTCReconstructionEnhancer(EnhancementCodecMixin, BaseSegmentor):
         return data_samples
 
     def _forward(self, inputs: Tensor, data_samples=None) -> Tensor:
-        out = self.encode_decode(inputs)
-        self._terms = None
-        return out
+        return self.encode_decode(inputs)

@@ -62,7 +62,8 @@ class DisparityRMSEMetric(BaseMetric):
         invalid_value: ground-truth value of invalid pixels (0, as the loading transform).
         min_value / max_value: evaluate only ground truth in ``(min_value, max_value)``
             (target units), besides the validity mask.
-        collect_device / prefix: as mmengine's ``BaseMetric``.
+        collect_device / prefix / collect_dir: as mmengine's ``BaseMetric``. No other
+            keyword is accepted: a misspelled option is an error, not silently ignored.
     """
 
     default_prefix = None
@@ -76,9 +77,9 @@ class DisparityRMSEMetric(BaseMetric):
         max_value: float | None = None,
         collect_device: str = "cpu",
         prefix: str | None = None,
-        **kwargs,
+        collect_dir: str | None = None,
     ):
-        super().__init__(collect_device=collect_device, prefix=prefix)
+        super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
         self.scale = float(scale)
         self.unit = unit
         self.invalid_value = float(invalid_value)
@@ -163,7 +164,7 @@ class RateMetric(BaseMetric):
     - base layer (``TTCDepthEstimator``): ``bpp_estimated``, ``psnr_direct`` (PSNR of the
       direct reconstruction ``g_a(ŷ_b)``) and, only with the segmentor's
       ``test_cfg.actual_bits=True``, ``bpp`` (real bitstreams);
-    - scalable models (``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancer``):
+    - scalable models (``TTCEnhancementSegmentor``, ``TTCReconstructionEnhancement``):
       ``bpp_estimated`` = base + enhancement, ``bpp_base_estimated``,
       ``bpp_enhancement_estimated``, with real bits ``bpp``, ``bpp_base``, ``bpp_enhancement``;
       for the reconstruction enhancement ``psnr_scalable``, the PSNR of ``g_e(ŷ_e)``.
@@ -173,12 +174,21 @@ class RateMetric(BaseMetric):
     PSNRs are means of per-image values in dB on [0, 1] RGB at the coded (half) resolution.
     The denominator of the bpp is stated in the log: the frame's pixels for depth and
     segmentation, the coded pixels for the Cityscapes reconstruction enhancement.
+
+    Args:
+        collect_device / prefix / collect_dir: as mmengine's ``BaseMetric``. No other
+            keyword is accepted: a misspelled option is an error, not silently ignored.
     """
 
     default_prefix = None
 
-    def __init__(self, collect_device: str = "cpu", prefix: str | None = None, **kwargs):
-        super().__init__(collect_device=collect_device, prefix=prefix)
+    def __init__(
+        self,
+        collect_device: str = "cpu",
+        prefix: str | None = None,
+        collect_dir: str | None = None,
+    ):
+        super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -187,7 +197,7 @@ class RateMetric(BaseMetric):
                     "RateMetric: the predictions carry no 'bpp_estimated'; evaluate a ttc "
                     "segmentor "
                     "(model.type='TTCDepthEstimator', 'TTCEnhancementSegmentor' or "
-                    "'TTCReconstructionEnhancer') or drop RateMetric from the evaluator"
+                    "'TTCReconstructionEnhancement') or drop RateMetric from the evaluator"
                 )
             record = {key: float(sample[key]) for key in RATE_KEYS if key in sample}
             if "bpp_pixels" in sample:

@@ -50,6 +50,10 @@ class GroupClipMixin:
                     f"clip_grad also has {sorted(unknown)}"
                 )
 
+    # MMEngine's private hook: ``OptimWrapper.step`` calls ``_clip_grad`` when ``clip_grad`` is
+    # set, and there is no public way to change how it clips (``clip_func`` is one function of
+    # all parameters). test_mmseg_optim.py::test_mmengine_still_clips_through_its_private_hook
+    # fails if MMEngine stops calling it.
     def _clip_grad(self) -> None:
         if self.grad_name != "grad_norm":
             # clipping by value is per element: nothing couples the probe to the rest

@@ -21,7 +21,6 @@ segmentors (the enhancement stage's ``EncoderDecoder`` subclasses) can reuse it.
 
 from __future__ import annotations
 
-import torch
 from mmengine.config import ConfigDict
 from mmengine.logging import print_log
 from mmseg.models.segmentors import DepthEstimator
@@ -33,10 +32,21 @@ from ttc_core.losses import RateLoss, ReconstructionLoss, psnr
 from ttc_core.optim import probe_parameters
 
 from .backbone import CodecTerms, TTCBackbone
+from .normalization import input_normalization
 
-__all__ = ["CodecSegmentorMixin", "TTCDepthEstimator"]
+__all__ = ["CodecSegmentorMixin", "TTCDepthEstimator", "batch_img_metas"]
 
 DEFAULT_CODEC_LOSS = dict(alpha=0.01, beta=0.1, mode="proposed", probe_weight=1.0)
+
+
+def batch_img_metas(inputs: Tensor, data_samples) -> list[dict]:
+    """The image metas mmseg's ``predict`` derives (its defaults when there are no samples)."""
+    if data_samples is not None:
+        return [sample.metainfo for sample in data_samples]
+    shape = inputs.shape[2:]
+    return [
+        dict(ori_shape=shape, img_shape=shape, pad_shape=shape, padding_size=[0, 0, 0, 0])
+    ] * inputs.shape[0]
 
 
 class CodecSegmentorMixin:
@@ -86,10 +96,8 @@ class CodecSegmentorMixin:
 
     def _input_normalization(self) -> tuple[list[float], list[float]]:
         """The data preprocessor's mean / std on 0–255 pixels (identity when it has none)."""
-        pre = getattr(self, "data_preprocessor", None)
-        if pre is not None and getattr(pre, "_enable_normalize", False):
-            return pre.mean.flatten().tolist(), pre.std.flatten().tolist()
-        return [0.0, 0.0, 0.0], [1.0, 1.0, 1.0]
+        mean, std, _ = input_normalization(getattr(self, "data_preprocessor", None))
+        return mean, std
 
     def ttc_settings(self) -> dict:
         """What a checkpoint records of this model's training (``meta.ttc``)."""
@@ -101,6 +109,15 @@ class CodecSegmentorMixin:
         if self.recon_loss.mode != "baseline":
             return []
         return probe_parameters(self)
+
+    # -- forward ----------------------------------------------------------------------------
+    def extract_feat_with_terms(self, inputs: Tensor) -> tuple[Tensor, CodecTerms]:
+        """``extract_feat`` that also returns the codec's terms of this pass (``extract_feat``
+        itself returns the features only, as mmseg's does)."""
+        x, terms = self.backbone.forward_with_terms(inputs)
+        if self.with_neck:
+            x = self.neck(x)
+        return x, terms
 
     # -- training ---------------------------------------------------------------------------
     def codec_losses(self, terms: CodecTerms) -> dict[str, Tensor]:
@@ -133,14 +150,11 @@ class CodecSegmentorMixin:
             values["coded_shape"] = tuple(int(s) for s in terms.coded_input.shape[-2:])
             sample.set_metainfo(values)
 
-    @torch.no_grad()
     def actual_bits(self, coded_input: Tensor) -> list[int]:
         """Bits of the real rANS bitstream of each image (8 × string length)."""
-        bottleneck = self.backbone.bottleneck
-        bottleneck.update(force=False)
         order = self.test_cfg.get("coding_order", "wavefront")
-        strings, _ = bottleneck.compress(coded_input, order=order)
-        return [8 * len(s) for s in strings]
+        bits, _ = self.backbone.bottleneck.actual_bits(coded_input, order=order)
+        return bits
 
     # -- checkpoints ------------------------------------------------------------------------
     def codec_spec(self, prefix: str = "") -> dict:
@@ -190,9 +204,14 @@ class TTCDepthEstimator(CodecSegmentorMixin, DepthEstimator):
         self.test_cfg = ConfigDict(self.test_cfg or dict(mode="whole"))
         self._init_codec(codec_loss)
 
+    # mmseg's loss / predict, with the codec's terms taken from the same forward pass (the
+    # terms are passed along, not left on the backbone); ``_forward`` (tensor mode) and
+    # ``extract_feat`` / ``encode_decode`` are mmseg's own, on the plain backbone forward
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        losses = super().loss(inputs, data_samples)
-        terms = self.backbone.pop_codec_terms()
+        x, terms = self.extract_feat_with_terms(inputs)
+        losses = self._decode_head_forward_train(x, data_samples)
+        if self.with_auxiliary_head:
+            losses.update(self._auxiliary_head_forward_train(x, data_samples))
         for key, value in self.codec_losses(terms).items():
             if key in losses:
                 raise KeyError(f"loss key {key!r} is produced twice")
@@ -200,11 +219,11 @@ class TTCDepthEstimator(CodecSegmentorMixin, DepthEstimator):
         return losses
 
     def predict(self, inputs: Tensor, data_samples=None):
-        results = super().predict(inputs, data_samples)
-        self.attach_codec_results(results, self.backbone.pop_codec_terms())
+        # test_cfg.mode is 'whole' (checked in __init__): mmseg's inference is then
+        # whole_inference = encode_decode = extract_feat + decode_head.predict
+        metas = batch_img_metas(inputs, data_samples)
+        x, terms = self.extract_feat_with_terms(inputs)
+        depth = self.decode_head.predict(x, metas, self.test_cfg)
+        results = self.postprocess_result(depth, data_samples)
+        self.attach_codec_results(results, terms)
         return results
-
-    def _forward(self, inputs: Tensor, data_samples=None):
-        out = super()._forward(inputs, data_samples)
-        self.backbone._terms = None
-        return out
