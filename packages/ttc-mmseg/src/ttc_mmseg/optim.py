@@ -42,6 +42,9 @@ class GroupClipMixin:
 
     def __init__(self, *args, clip_grad: dict | None = None, **kwargs):
         super().__init__(*args, clip_grad=clip_grad, **kwargs)
+        self._check_clip_arguments()
+
+    def _check_clip_arguments(self) -> None:
         if self.clip_grad_kwargs and self.grad_name == "grad_norm":
             unknown = set(self.clip_grad_kwargs) - NORM_CLIP_KEYS
             if unknown:
@@ -76,7 +79,43 @@ class TTCOptimWrapper(GroupClipMixin, OptimWrapper):
 @OPTIM_WRAPPERS.register_module()
 class TTCAmpOptimWrapper(GroupClipMixin, AmpOptimWrapper):
     """MMEngine's ``AmpOptimWrapper`` with a gradient-norm clip per clip group (the gradients
-    are unscaled before clipping, as in MMEngine's). The loss scale stays shared."""
+    are unscaled before clipping, as in MMEngine's). The loss scale stays shared.
+
+    Also on CPUs, in bfloat16 (``dtype='bfloat16'``): MMEngine's wrapper asserts an
+    accelerator, but CPU autocast needs none, and bfloat16 needs no loss scaling (a disabled
+    scaler). float16 on a CPU is refused. The ttc codec's rate is float32 under any autocast
+    (``ttc_core.entropy``).
+    """
+
+    def __init__(self, loss_scale="dynamic", dtype=None, use_fsdp: bool = False, **kwargs):
+        if _has_accelerator():
+            super().__init__(loss_scale=loss_scale, dtype=dtype, use_fsdp=use_fsdp, **kwargs)
+            return
+        cast = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+        if cast is not torch.bfloat16:
+            raise ValueError(
+                f"{type(self).__name__} on a machine without a GPU trains in bfloat16 only "
+                f"(CPU autocast), got dtype={dtype!r}: set optim_wrapper.dtype='bfloat16'"
+            )
+        # AmpOptimWrapper.__init__ would assert a GPU: OptimWrapper's, then what it sets up
+        super(AmpOptimWrapper, self).__init__(**kwargs)
+        self._check_clip_arguments()
+        self._scale_update_param = None
+        self.loss_scaler = torch.amp.GradScaler("cpu", enabled=False)
+        self.cast_dtype = cast
+
+
+def _has_accelerator() -> bool:
+    from mmengine.device import (
+        is_cuda_available,
+        is_mlu_available,
+        is_musa_available,
+        is_npu_available,
+    )
+
+    return any(
+        f() for f in (is_cuda_available, is_npu_available, is_mlu_available, is_musa_available)
+    )
 
 
 @OPTIM_WRAPPER_CONSTRUCTORS.register_module()
