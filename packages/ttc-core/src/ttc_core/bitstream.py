@@ -14,10 +14,12 @@ Layout of version 1 (little-endian)::
       string length                           4 B, then the rANS string
     checksum   4 B   CRC32 of everything above
 
-Version 2 (written only when a stream is tiled or records input notes, so that untiled streams
-stay version 1, byte for byte) adds, after the model digest::
+Version 2 (written only when a stream is tiled, resized or records input notes, so that other
+streams stay version 1, byte for byte) adds, after the model digest::
 
     tile       2 B   tile side in latent units (0: untiled, one tile; :mod:`ttc_core.tiling`)
+    source     4 B + 4 B   height, width of the file before a resize (0, 0: not resized);
+                     decoders write images at this size by default
     notes      2 B + n B   what the input policy did to the image (UTF-8, may be empty)
 
 and each layer holds ``tile count (4 B)`` then, per tile in raster order, ``length (4 B)``
@@ -101,11 +103,18 @@ class StreamHeader:
     layers: dict[str, LayerStream] = field(default_factory=dict)
     tile: int = 0  #: tile side in latent units; 0 = untiled
     notes: str = ""  #: what the input policy did to the image (version 2)
+    #: (height, width) of the file before it was resized for coding; None: not resized
+    source_size: tuple[int, int] | None = None
 
     @property
     def needs_version(self) -> int:
-        """The oldest format version that holds this header (1 unless tiled or noted)."""
-        return 2 if self.tile or self.notes else 1
+        """The oldest format version that holds this header (1 unless tiled, noted, resized)."""
+        return 2 if self.tile or self.notes or self.source_size else 1
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """The size a decoder writes images at by default: the file's, before any resize."""
+        return self.source_size or (self.height, self.width)
 
     @property
     def num_pixels(self) -> int:
@@ -134,12 +143,15 @@ def pack(header: StreamHeader) -> bytes:
     if not 0 <= header.tile < 1 << 16:
         raise ValueError(f"tile size {header.tile} is out of range (0 to 65535 latent units)")
     version = header.needs_version
+    src_h, src_w = header.source_size or (0, 0)
+    if header.source_size and not (0 < src_h <= _MAX_SIDE and 0 < src_w <= _MAX_SIDE):
+        raise ValueError(f"source size {src_h}×{src_w} is out of range")
     flags = 1 | (2 if "enhancement" in header.layers else 0) | (ORDER_CODES[header.order] << 4)
     out = bytearray(MAGIC)
     out += struct.pack("<BBII", version, flags, header.height, header.width)
     out += struct.pack("<H", len(name)) + name + header.model_digest
     if version >= 2:
-        out += struct.pack("<HH", header.tile, len(notes)) + notes
+        out += struct.pack("<HIIH", header.tile, src_h, src_w, len(notes)) + notes
     for key in ("base", "enhancement"):
         if key not in header.layers:
             continue
@@ -223,7 +235,11 @@ def unpack(data: bytes) -> StreamHeader:
     digest = r.take(DIGEST_BYTES, "model digest")
     header = StreamHeader(height, width, name, digest, _ORDER_NAMES[order_code], version)
     if version >= 2:
-        header.tile, notes_len = r.unpack("<HH", "tile size / notes length")
+        header.tile, src_h, src_w, notes_len = r.unpack("<HIIH", "tile / source size / notes")
+        if (src_h, src_w) != (0, 0):
+            if not (0 < src_h <= _MAX_SIDE and 0 < src_w <= _MAX_SIDE):
+                raise BitstreamError(f"source image size {src_h}×{src_w} is out of range")
+            header.source_size = (src_h, src_w)
         if notes_len > _MAX_NOTES:
             raise BitstreamError(f"input notes length {notes_len} exceeds {_MAX_NOTES}")
         try:

@@ -266,6 +266,7 @@ class ScalableCodec(nn.Module):
         tile: int | None = None,
         workers: int = 1,
         notes: str = "",
+        source_size: tuple[int, int] | None = None,
         estimate: bool = True,
     ) -> EncodedStream:
         """Code one image (``(1, 3, H, W)`` in [0, 1]); the stream with its rates.
@@ -277,6 +278,8 @@ class ScalableCodec(nn.Module):
                 layer (a version-1 stream).
             workers: processes coding tiles in parallel (tiled streams only).
             notes: what was done to the input (recorded in a version-2 stream).
+            source_size: ``(height, width)`` of the file before it was resized to ``x``'s
+                size (recorded in a version-2 stream; decoders write images at it).
             estimate: also compute the likelihood estimate of each layer's bits.
         """
         if layers not in ("base", "all"):
@@ -290,6 +293,8 @@ class ScalableCodec(nn.Module):
             int(x.shape[-2]), int(x.shape[-1]), self.model_name, self.model_digest(), order
         )
         header.tile, header.notes = t, notes
+        if source_size is not None and tuple(source_size) != (header.height, header.width):
+            header.source_size = (int(source_size[0]), int(source_size[1]))
         estimated: dict[str, float] = {}
         y_b = self.base.encode(self.base_input(x))
         if estimate:
@@ -322,11 +327,19 @@ class ScalableCodec(nn.Module):
         tile: int | None = None,
         workers: int = 1,
         notes: str = "",
+        source_size: tuple[int, int] | None = None,
     ) -> bytes:
         """Code one image (``(1, 3, H, W)`` in [0, 1]) into a ``.ttc`` stream
         (:meth:`encode_stream` without the rates)."""
         return self.encode_stream(
-            x, layers, order, tile=tile, workers=workers, notes=notes, estimate=False
+            x,
+            layers,
+            order,
+            tile=tile,
+            workers=workers,
+            notes=notes,
+            source_size=source_size,
+            estimate=False,
         ).data
 
     def _expected_latent(self, header: StreamHeader, layer: str, channels: int) -> tuple[int, ...]:

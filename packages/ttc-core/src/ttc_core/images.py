@@ -43,6 +43,7 @@ __all__ = [
     "ImageError",
     "LoadedImage",
     "read_image",
+    "resize_shortest_edge",
     "write_image",
 ]
 
@@ -196,3 +197,21 @@ def write_image(tensor: torch.Tensor, path: str | os.PathLike) -> None:
     """Save ``(1, 3, H, W)`` in [0, 1] as an 8-bit RGB image (format from the extension)."""
     arr = (tensor[0].clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
     Image.fromarray(arr).save(os.fspath(path))
+
+
+def resize_shortest_edge(x: torch.Tensor, short: int, max_size: int) -> torch.Tensor:
+    """Resize like Detectron2's test-time ``ResizeShortestEdge`` (bilinear, antialiased).
+
+    Each side stays at least 1 pixel (a 1×5000 strip capped at ``max_size`` wide would round
+    its height to 0).
+    """
+    import torch.nn.functional as F
+
+    h, w = x.shape[-2:]
+    scale = short / min(h, w)
+    if max(h, w) * scale > max_size:
+        scale = max_size / max(h, w)
+    size = (max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5)))
+    if size == (h, w):
+        return x
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
