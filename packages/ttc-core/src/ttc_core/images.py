@@ -79,13 +79,18 @@ class LoadedImage:
 def _open(path: str, max_pixels: int) -> Image.Image:
     if not os.path.isfile(path):
         raise ImageError(f"cannot read image {path}: no such file")
+    pillow_limit = Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
-            # Pillow warns (rather than raises) between MAX_IMAGE_PIXELS and twice it
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # our limit replaces Pillow's (it warns above it, and refuses at twice it)
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            Image.MAX_IMAGE_PIXELS = max_pixels
             im = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageError(f"refused {path}: {exc}") from None
+    except Image.DecompressionBombError as exc:
+        raise ImageError(
+            f"refused {path}: {exc} (the limit is {max_pixels} pixels: raise --max-pixels if "
+            "you trust the file)"
+        ) from None
     except UnidentifiedImageError:
         raise ImageError(
             f"cannot read image {path}: not an image format Pillow recognises "
@@ -93,6 +98,8 @@ def _open(path: str, max_pixels: int) -> Image.Image:
         ) from None
     except OSError as exc:
         raise ImageError(f"cannot read image {path}: {exc}") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     w, h = im.size
     if w * h > max_pixels:
         im.close()
