@@ -88,13 +88,28 @@ def _write_atomic(path: Path, write) -> None:
             tmp.unlink()
 
 
+#: the last codec loaded, by (path, mtime, size): in-process callers (tests, notebooks) that
+#: run several commands with one checkpoint load it once; a changed file is loaded again
+_LOADED: dict[tuple, object] = {}
+
+
 def _load_codec(path: str):
+    from ttc_core.checkpoint import CheckpointError
     from ttc_core.codec import ScalableCodec
 
+    try:
+        st = os.stat(path)
+    except OSError:
+        raise CheckpointError(f"checkpoint not found: {path}") from None
+    key = (os.path.realpath(path), st.st_mtime_ns, st.st_size)
+    if key in _LOADED:
+        return _LOADED[key]
     t0 = time.perf_counter()
     codec = ScalableCodec.from_checkpoint(path)
     codec.update(force=True)
     _log(f"loaded {codec.model_name} from {path} in {time.perf_counter() - t0:.1f}s")
+    _LOADED.clear()
+    _LOADED[key] = codec
     return codec
 
 
