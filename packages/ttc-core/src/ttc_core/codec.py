@@ -346,10 +346,11 @@ class ScalableCodec(nn.Module):
         return (channels, *self.latent_size(header.height, header.width, layer))
 
     @torch.no_grad()
-    def decompress(
+    def decode_latents(
         self, data: bytes, layers: str | None = None, *, workers: int = 1
-    ) -> DecodedStream:
-        """Decode a ``.ttc`` stream; ``layers=None`` decodes every layer it holds.
+    ) -> tuple[StreamHeader, dict[str, Tensor]]:
+        """Entropy-decode a ``.ttc`` stream's latents (no synthesis): header and
+        ``{"base": ŷ_b[, "enhancement": ŷ_e]}``, each checked against its CRC.
 
         ``workers`` processes decode the tiles of a tiled stream in parallel.
         """
@@ -361,7 +362,7 @@ class ScalableCodec(nn.Module):
                 f"[{self.model_digest().hex()}]: decode with the checkpoint that encoded it"
             )
         want = ("base", "enhancement") if layers in (None, "all") else ("base",)
-        y = {}
+        y: dict[str, Tensor] = {}
         for key in want:
             if key not in header.layers:
                 continue
@@ -386,6 +387,17 @@ class ScalableCodec(nn.Module):
                     "decoder computed different entropy parameters"
                 )
             y[key] = y_hat
+        return header, y
+
+    @torch.no_grad()
+    def decompress(
+        self, data: bytes, layers: str | None = None, *, workers: int = 1
+    ) -> DecodedStream:
+        """Decode a ``.ttc`` stream; ``layers=None`` decodes every layer it holds.
+
+        ``workers`` processes decode the tiles of a tiled stream in parallel.
+        """
+        header, y = self.decode_latents(data, layers, workers=workers)
         device = self.mean.device
         size_b = self.coded_size(header.height, header.width, "base")
         pseudo, recon = self.base.decode(y["base"].to(device), size_b)
