@@ -662,7 +662,10 @@ def _info(argv: Sequence[str] | None) -> int:
     print(
         f"total:       {total} bits, {total / h.num_pixels:.4f} bpp (header {total - payload} bits)"
     )
-    print(f"input:       {h.notes or 'coded as read (8-bit RGB, no changes)'}")
+    if h.version == 1:  # this ttc writes v1 only for unchanged inputs; older ones recorded none
+        print("input:       none recorded (a version-1 stream: no input changes, or older ttc)")
+    else:
+        print(f"input:       {h.notes or 'coded as read (8-bit RGB, no changes)'}")
     return 0
 
 
