@@ -1,9 +1,9 @@
 r"""The ``.ttc`` container: one file holds everything needed to decode.
 
-Layout (little-endian)::
+Layout of version 1 (little-endian)::
 
     magic      4 B   b"TTC\x00"
-    version    1 B   FORMAT_VERSION
+    version    1 B   1
     flags      1 B   bit 0: base layer, bit 1: enhancement layer, bits 4-5: coding order
     height     4 B   image height (pixels of the original input)
     width      4 B   image width
@@ -13,6 +13,17 @@ Layout (little-endian)::
       latent crc32                            4 B   CRC of the decoded integer latent
       string length                           4 B, then the rANS string
     checksum   4 B   CRC32 of everything above
+
+Version 2 (written only when a stream is tiled, resized or records input notes, so that other
+streams stay version 1, byte for byte) adds, after the model digest::
+
+    tile       2 B   tile side in latent units (0: untiled, one tile; :mod:`ttc_core.tiling`)
+    source     4 B + 4 B   height, width of the file before a resize (0, 0: not resized);
+                     decoders write images at this size by default
+    notes      2 B + n B   what the input policy did to the image (UTF-8, may be empty)
+
+and each layer holds ``tile count (4 B)`` then, per tile in raster order, ``length (4 B)``
+and the tile's rANS string, instead of one string. The latent CRC is of the whole latent.
 
 Reading anything malformed raises :class:`BitstreamError` with a message that says what is
 wrong: the checksum is verified before any field is trusted, every length is bounded by the
@@ -25,22 +36,28 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 
+from .tiling import tile_count
+
 __all__ = [
     "BitstreamError",
     "FORMAT_VERSION",
     "LayerStream",
     "StreamHeader",
     "MAGIC",
+    "READ_VERSIONS",
     "pack",
     "unpack",
 ]
 
 MAGIC = b"TTC\x00"
-FORMAT_VERSION = 1
+#: the newest version this module writes; it reads every version in READ_VERSIONS
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
 ORDER_CODES = {"wavefront": 0, "raster": 1}
 _ORDER_NAMES = {v: k for k, v in ORDER_CODES.items()}
 _MAX_SIDE = 1 << 16  # pixels; larger images are refused rather than allocated
 _MAX_NAME = 256
+_MAX_NOTES = 4096
 DIGEST_BYTES = 16
 
 
@@ -50,17 +67,27 @@ class BitstreamError(ValueError):
 
 @dataclass
 class LayerStream:
-    """One coded layer: latent shape, CRC of the integer latent, rANS string."""
+    """One coded layer: latent shape, CRC of the integer latent, rANS string(s).
+
+    An untiled layer has one ``string``; a tiled one (version 2) has ``tiles``, one string per
+    tile of the grid :func:`ttc_core.tiling.tile_grid` gives, and an empty ``string``.
+    """
 
     channels: int
     height: int
     width: int
     latent_crc: int
-    string: bytes
+    string: bytes = b""
+    tiles: list[bytes] | None = None
+
+    @property
+    def strings(self) -> list[bytes]:
+        """The rANS strings in coding order (one for an untiled layer)."""
+        return [self.string] if self.tiles is None else list(self.tiles)
 
     @property
     def bits(self) -> int:
-        return 8 * len(self.string)
+        return 8 * sum(len(s) for s in self.strings)
 
 
 @dataclass
@@ -74,6 +101,20 @@ class StreamHeader:
     order: str = "wavefront"
     version: int = FORMAT_VERSION
     layers: dict[str, LayerStream] = field(default_factory=dict)
+    tile: int = 0  #: tile side in latent units; 0 = untiled
+    notes: str = ""  #: what the input policy did to the image (version 2)
+    #: (height, width) of the file before it was resized for coding; None: not resized
+    source_size: tuple[int, int] | None = None
+
+    @property
+    def needs_version(self) -> int:
+        """The oldest format version that holds this header (1 unless tiled, noted, resized)."""
+        return 2 if self.tile or self.notes or self.source_size else 1
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        """The size a decoder writes images at by default: the file's, before any resize."""
+        return self.source_size or (self.height, self.width)
 
     @property
     def num_pixels(self) -> int:
@@ -96,22 +137,38 @@ def pack(header: StreamHeader) -> bytes:
     name = header.model_name.encode("utf-8")
     if len(name) > _MAX_NAME:
         raise ValueError(f"model name longer than {_MAX_NAME} bytes")
+    notes = header.notes.encode("utf-8")
+    if len(notes) > _MAX_NOTES:
+        raise ValueError(f"input notes longer than {_MAX_NOTES} bytes")
+    if not 0 <= header.tile < 1 << 16:
+        raise ValueError(f"tile size {header.tile} is out of range (0 to 65535 latent units)")
+    version = header.needs_version
+    src_h, src_w = header.source_size or (0, 0)
+    if header.source_size and not (0 < src_h <= _MAX_SIDE and 0 < src_w <= _MAX_SIDE):
+        raise ValueError(f"source size {src_h}×{src_w} is out of range")
     flags = 1 | (2 if "enhancement" in header.layers else 0) | (ORDER_CODES[header.order] << 4)
     out = bytearray(MAGIC)
-    out += struct.pack("<BBII", FORMAT_VERSION, flags, header.height, header.width)
+    out += struct.pack("<BBII", version, flags, header.height, header.width)
     out += struct.pack("<H", len(name)) + name + header.model_digest
+    if version >= 2:
+        out += struct.pack("<HIIH", header.tile, src_h, src_w, len(notes)) + notes
     for key in ("base", "enhancement"):
-        if key in header.layers:
-            layer = header.layers[key]
-            out += struct.pack(
-                "<HHHII",
-                layer.channels,
-                layer.height,
-                layer.width,
-                layer.latent_crc,
-                len(layer.string),
-            )
-            out += layer.string
+        if key not in header.layers:
+            continue
+        layer = header.layers[key]
+        out += struct.pack("<HHHI", layer.channels, layer.height, layer.width, layer.latent_crc)
+        if version == 1:
+            if layer.tiles is not None:
+                raise ValueError("a version-1 stream holds one string per layer, not tiles")
+            out += struct.pack("<I", len(layer.string)) + layer.string
+            continue
+        grid = tile_count(layer.height, layer.width, header.tile)
+        strings = layer.strings
+        if len(strings) != grid:
+            raise ValueError(f"{key} layer has {len(strings)} tile strings, its grid {grid}")
+        out += struct.pack("<I", len(strings))
+        for string in strings:
+            out += struct.pack("<I", len(string)) + string
     out += struct.pack("<I", zlib.crc32(out))
     return bytes(out)
 
@@ -144,9 +201,11 @@ def unpack(data: bytes) -> StreamHeader:
     if len(data) < len(MAGIC) + 1:
         raise BitstreamError("truncated stream: no format version")
     version = data[len(MAGIC)]
-    if version != FORMAT_VERSION:
+    if version not in READ_VERSIONS:
         raise BitstreamError(
-            f"unsupported .ttc format version {version} (this ttc reads version {FORMAT_VERSION})"
+            f"unsupported .ttc format version {version} (this ttc reads versions "
+            f"{', '.join(map(str, READ_VERSIONS))}): it was written by a newer ttc, or is not a "
+            ".ttc file"
         )
     if len(data) < len(MAGIC) + 1 + 4:
         raise BitstreamError("truncated stream: shorter than the fixed header")
@@ -175,12 +234,40 @@ def unpack(data: bytes) -> StreamHeader:
         raise BitstreamError(f"model name is not UTF-8: {exc}") from None
     digest = r.take(DIGEST_BYTES, "model digest")
     header = StreamHeader(height, width, name, digest, _ORDER_NAMES[order_code], version)
+    if version >= 2:
+        header.tile, src_h, src_w, notes_len = r.unpack("<HIIH", "tile / source size / notes")
+        if (src_h, src_w) != (0, 0):
+            if not (0 < src_h <= _MAX_SIDE and 0 < src_w <= _MAX_SIDE):
+                raise BitstreamError(f"source image size {src_h}×{src_w} is out of range")
+            header.source_size = (src_h, src_w)
+        if notes_len > _MAX_NOTES:
+            raise BitstreamError(f"input notes length {notes_len} exceeds {_MAX_NOTES}")
+        try:
+            header.notes = r.take(notes_len, "input notes").decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BitstreamError(f"input notes are not UTF-8: {exc}") from None
     for key, bit in (("base", 1), ("enhancement", 2)):
-        if flags & bit:
-            c, h, w, crc, n = r.unpack("<HHHII", f"{key} layer header")
-            if not (c and h and w):
-                raise BitstreamError(f"{key} layer has an empty latent shape {c}×{h}×{w}")
+        if not flags & bit:
+            continue
+        c, h, w, crc = r.unpack("<HHHI", f"{key} layer header")
+        if not (c and h and w):
+            raise BitstreamError(f"{key} layer has an empty latent shape {c}×{h}×{w}")
+        if version == 1:
+            (n,) = r.unpack("<I", f"{key} string length")
             header.layers[key] = LayerStream(c, h, w, crc, r.take(n, f"{key} rANS string"))
+            continue
+        (count,) = r.unpack("<I", f"{key} tile count")
+        grid = tile_count(h, w, header.tile)
+        if count != grid:
+            raise BitstreamError(
+                f"{key} layer holds {count} tiles, but a {h}×{w} latent in tiles of "
+                f"{header.tile} has {grid}"
+            )
+        tiles = []
+        for k in range(count):
+            (n,) = r.unpack("<I", f"{key} tile {k} length")
+            tiles.append(r.take(n, f"{key} tile {k} rANS string"))
+        header.layers[key] = LayerStream(c, h, w, crc, tiles=tiles)
     if r.pos != r.end:
         raise BitstreamError(f"{r.end - r.pos} unexpected bytes after the last layer")
     return header

@@ -9,37 +9,47 @@ r"""Scalable codec: real ``.ttc`` bitstreams from a trained base (+ enhancement)
         └─▶ ŷ_e (given ŷ_b) ─▶ g_e (reconstruction, or pseudo-image of the assisted task)
 
 The codec is rebuilt from any checkpoint that carries a ``"ttc_codec"`` spec
-(:mod:`ttc_core.checkpoint`), without importing Detectron2 or MMSegmentation.
+(:mod:`ttc_core.checkpoint`), without importing Detectron2 or MMSegmentation; building its
+parts from the spec, saving them and the weights digest are :mod:`ttc_core.codec_parts`'.
+
+**Sizes.** Every image from 1×1 to :data:`MAX_SIDE` × :data:`MAX_SIDE` codes;
+:meth:`ScalableCodec.check_size` refuses anything else before any work. A side shorter than a
+learned downsample's factor is replicate-padded up to the factor first (so a 1-pixel-high
+frame codes one latent row instead of failing); the stream records the input's size and the
+decoder computes the same coded size from it.
+
+**Tiles.** With ``tile=T`` (pixels, a multiple of 16) each layer's latent is coded as
+independent tiles of ``T/16`` latent units (:mod:`ttc_core.tiling`), over ``workers``
+processes; ŷ_b is sliced to the same tile as the enhancement tile it conditions. The task
+networks and synthesis transforms still see the whole decoded latent. Without ``tile`` the
+stream is version 1, byte for byte what earlier versions wrote.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import bitstream
 from .bitstream import BitstreamError, LayerStream, StreamHeader
 from .bottleneck import STRIDE, BaseBottleneck
-from .checkpoint import (
-    CODEC_FORMAT,
-    CheckpointError,
-    find_codec_spec,
-    load_checkpoint,
-    state_dict_of,
-    sub_state_dict,
-)
+from .checkpoint import CheckpointError, find_codec_spec, load_checkpoint, state_dict_of
+from .codec_parts import CodecParts, build_parts, model_digest, model_name, save_parts
 from .enhancement import EnhancementBottleneck
 from .layers import Downsample
+from .tiling import map_tiles, tile_grid
 
-__all__ = ["DecodedStream", "ScalableCodec", "latent_crc"]
+__all__ = ["MAX_SIDE", "DecodedStream", "EncodedStream", "ScalableCodec", "latent_crc"]
+
+#: the largest image side a ``.ttc`` stream records (pixels)
+MAX_SIDE = bitstream._MAX_SIDE
 
 
 def latent_crc(y_hat: Tensor) -> int:
@@ -59,6 +69,20 @@ class DecodedStream:
     reconstruction: Tensor  #: g_a(ŷ_b) in [0, 1], at the base layer's input resolution
     y_enhancement: Tensor | None = None
     enhancement_output: Tensor | None = None  #: g_e(ŷ_e)
+
+
+@dataclass
+class EncodedStream:
+    """What :meth:`ScalableCodec.encode_stream` returns: the stream and its rates."""
+
+    data: bytes  #: the ``.ttc`` file
+    header: StreamHeader
+    estimated_bits: dict[str, float] = field(default_factory=dict)  #: −Σ log2 p, per layer
+
+    @property
+    def actual_bits(self) -> dict[str, int]:
+        """Bits of each layer's rANS strings (the whole file is ``8 * len(data)``)."""
+        return {key: layer.bits for key, layer in self.header.layers.items()}
 
 
 class ScalableCodec(nn.Module):
@@ -83,6 +107,7 @@ class ScalableCodec(nn.Module):
         self.enhancement = enhancement
         self.enhancement_downsample = enhancement_downsample
         inp = self.spec["input"]
+        # buffers of the codec itself: their keys ("mean", "std") are part of the digest
         self.register_buffer(
             "mean", torch.tensor(inp["mean"], dtype=torch.float32).view(1, -1, 1, 1)
         )
@@ -91,35 +116,11 @@ class ScalableCodec(nn.Module):
         self.bgr = inp.get("channel_order", "RGB") == "BGR"
         self._digest: bytes | None = None
 
-    # -- construction -----------------------------------------------------------------------
+    # -- construction (ttc_core.codec_parts) -------------------------------------------------
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], state: Mapping[str, Tensor]) -> ScalableCodec:
-        if not isinstance(spec, Mapping) or spec.get("format") != CODEC_FORMAT:
-            raise CheckpointError(
-                f"unsupported codec spec (expected format {CODEC_FORMAT!r}, "
-                f"got {spec.get('format') if isinstance(spec, Mapping) else spec!r})"
-            )
-
-        def build(kind, part):
-            module = kind(**part["kwargs"])
-            try:
-                module.load_state_dict(sub_state_dict(state, part["prefix"]))
-            except RuntimeError as exc:
-                raise CheckpointError(
-                    f"weights under {part['prefix']!r} do not fit: {exc}"
-                ) from exc
-            return module.eval()
-
-        base = build(BaseBottleneck, spec["base"])
-        base_down = (
-            build(Downsample, spec["base_downsample"]) if spec.get("base_downsample") else None
-        )
-        enh = enh_down = None
-        if spec.get("enhancement"):
-            enh = build(EnhancementBottleneck, spec["enhancement"])
-            if spec["enhancement"].get("downsample"):
-                enh_down = build(Downsample, spec["enhancement"]["downsample"])
-        return cls(spec, base, base_down, enh, enh_down).eval()
+        p = build_parts(spec, state)
+        return cls(spec, p.base, p.base_downsample, p.enhancement, p.enhancement_downsample).eval()
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike) -> ScalableCodec:
@@ -132,45 +133,25 @@ class ScalableCodec(nn.Module):
             )
         return cls.from_spec(spec, state_dict_of(ckpt))
 
+    @property
+    def parts(self) -> CodecParts:
+        return CodecParts(
+            self.base, self.base_downsample, self.enhancement, self.enhancement_downsample
+        )
+
     def save(self, path: str | os.PathLike) -> None:
         """Write a standalone codec checkpoint (loadable with :meth:`from_checkpoint`)."""
-        prefixes = {"base": self.base, "base_downsample": self.base_downsample}
-        state: dict[str, Tensor] = {}
-        spec = json.loads(json.dumps(self.spec))
-        for key, module in prefixes.items():
-            if module is not None:
-                spec[key]["prefix"] = f"{key}."
-                state.update({f"{key}.{k}": v for k, v in module.state_dict().items()})
-        if self.enhancement is not None:
-            spec["enhancement"]["prefix"] = "enhancement."
-            state.update({f"enhancement.{k}": v for k, v in self.enhancement.state_dict().items()})
-            if self.enhancement_downsample is not None:
-                spec["enhancement"]["downsample"]["prefix"] = "enhancement_downsample."
-                state.update(
-                    {
-                        f"enhancement_downsample.{k}": v
-                        for k, v in self.enhancement_downsample.state_dict().items()
-                    }
-                )
-        torch.save({"ttc_codec": spec, "state_dict": state}, os.fspath(path))
+        save_parts(self.spec, self.parts, path)
 
     # -- identity ---------------------------------------------------------------------------
     @property
     def model_name(self) -> str:
-        b = self.spec["base"]["kwargs"]
-        name = f"ttc-base-M{b.get('latent_channels', 192)}"
-        if self.enhancement is not None:
-            name += f"+enh-{self.spec['enhancement'].get('output', 'image')}"
-        return name
+        return model_name(self.spec)
 
     def model_digest(self) -> bytes:
         """16-byte hash of the architecture spec and every weight (not only the codec's)."""
         if self._digest is None:
-            h = hashlib.sha256(json.dumps(self.spec, sort_keys=True, default=str).encode())
-            for key, value in sorted(self.state_dict().items()):
-                h.update(key.encode())
-                h.update(value.detach().cpu().contiguous().numpy().tobytes())
-            self._digest = h.digest()[: bitstream.DIGEST_BYTES]
+            self._digest = model_digest(self.spec, self.state_dict())
         return self._digest
 
     def update(self, force: bool = True) -> None:
@@ -186,19 +167,36 @@ class ScalableCodec(nn.Module):
             raise ValueError(
                 f"expected one RGB image as a (1, 3, H, W) tensor, got {tuple(x.shape)}"
             )
+        self.check_size(int(x.shape[-2]), int(x.shape[-1]))
+
+    @staticmethod
+    def check_size(height: int, width: int) -> None:
+        """Refuse a size no stream can hold (before any work), naming the allowed range."""
+        if not (1 <= height <= MAX_SIDE and 1 <= width <= MAX_SIDE):
+            raise ValueError(
+                f"cannot code a {height}×{width} image: sizes from 1×1 to {MAX_SIDE}×{MAX_SIDE} "
+                "pixels code (resize it, e.g. with --resize)"
+            )
 
     def normalise(self, x: Tensor) -> Tensor:
         if self.bgr:
             x = x.flip(1)
         return (x * self.scale - self.mean) / self.std
 
+    def _downsample(self, x: Tensor, down: Downsample | None) -> Tensor:
+        if down is None:
+            return x
+        h, w = x.shape[-2:]
+        ph, pw = max(0, down.factor - h), max(0, down.factor - w)
+        if ph or pw:  # a side shorter than the factor would downsample to nothing
+            x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+        return down(x)
+
     def base_input(self, x: Tensor) -> Tensor:
-        x = self.normalise(x)
-        return self.base_downsample(x) if self.base_downsample is not None else x
+        return self._downsample(self.normalise(x), self.base_downsample)
 
     def enhancement_input(self, x: Tensor) -> Tensor:
-        x = self.normalise(x)
-        return self.enhancement_downsample(x) if self.enhancement_downsample is not None else x
+        return self._downsample(self.normalise(x), self.enhancement_downsample)
 
     @property
     def resize_shortest_edge(self) -> tuple[int, int] | None:
@@ -210,36 +208,152 @@ class ScalableCodec(nn.Module):
         """Size of the tensor fed to a layer's analysis transform for an H×W image."""
         down = self.base_downsample if layer == "base" else self.enhancement_downsample
         f = down.factor if down is not None else 1
-        return height // f, width // f
+        return max(height, f) // f, max(width, f) // f
+
+    def latent_size(self, height: int, width: int, layer: str = "base") -> tuple[int, int]:
+        """Spatial size of a layer's latent for an H×W image."""
+        h, w = self.coded_size(height, width, layer)
+        return _ceil_div(h, STRIDE), _ceil_div(w, STRIDE)
 
     # -- coding -----------------------------------------------------------------------------
+    def _layer_model(self, key: str):
+        return self.base if key == "base" else self.enhancement
+
+    def _code_tiles(self, key, y, side, boxes, order, workers) -> list[bytes]:
+        model = self._layer_model(key).entropy_model
+
+        def code(box):
+            rows, cols = box
+            part = None if side is None else side[..., rows, cols].contiguous()
+            return model.compress(y[..., rows, cols].contiguous(), part, order)[0]
+
+        return map_tiles(code, boxes, workers, use_processes=y.device.type == "cpu")
+
+    def _decode_tiles(self, key, layer, side, boxes, order, workers) -> Tensor:
+        model = self._layer_model(key).entropy_model
+        jobs = list(zip(layer.strings, boxes, strict=True))
+
+        def decode(job):
+            string, (rows, cols) = job
+            part = None if side is None else side[..., rows, cols].contiguous()
+            shape = (rows.stop - rows.start, cols.stop - cols.start)
+            return model.decompress([string], shape, part, order)
+
+        tiles = map_tiles(decode, jobs, workers, use_processes=self.mean.device.type == "cpu")
+        y = torch.zeros(1, layer.channels, layer.height, layer.width)
+        for (rows, cols), tile in zip(boxes, tiles, strict=True):
+            y[..., rows, cols] = tile
+        return y
+
+    @staticmethod
+    def _latent_tile(tile: int | None) -> int:
+        if not tile:
+            return 0
+        if tile % STRIDE or tile < STRIDE or tile // STRIDE >= 1 << 16:
+            raise ValueError(
+                f"tile size must be a positive multiple of {STRIDE} pixels (one latent unit "
+                f"each) below {STRIDE << 16}, got {tile}"
+            )
+        return tile // STRIDE
+
     @torch.no_grad()
-    def compress(self, x: Tensor, layers: str = "base", order: str = "wavefront") -> bytes:
-        """Code one image (``(1, 3, H, W)`` in [0, 1]) into a ``.ttc`` stream."""
-        self._check_image(x)
+    def encode_stream(
+        self,
+        x: Tensor,
+        layers: str = "base",
+        order: str = "wavefront",
+        *,
+        tile: int | None = None,
+        workers: int = 1,
+        notes: str = "",
+        source_size: tuple[int, int] | None = None,
+        estimate: bool = True,
+    ) -> EncodedStream:
+        """Code one image (``(1, 3, H, W)`` in [0, 1]); the stream with its rates.
+
+        Args:
+            layers: ``"base"`` or ``"all"`` (base + enhancement).
+            order: the coding order, ``"wavefront"`` or ``"raster"``.
+            tile: tile side in pixels (a multiple of 16), or None for one untiled string per
+                layer (a version-1 stream).
+            workers: processes coding tiles in parallel (tiled streams only).
+            notes: what was done to the input (recorded in a version-2 stream).
+            source_size: ``(height, width)`` of the file before it was resized to ``x``'s
+                size (recorded in a version-2 stream; decoders write images at it).
+            estimate: also compute the likelihood estimate of each layer's bits.
+        """
         if layers not in ("base", "all"):
             raise ValueError(f"layers must be 'base' or 'all', got {layers!r}")
         if layers == "all" and self.enhancement is None:
             raise ValueError("this checkpoint has no enhancement layer; use layers='base'")
+        t = self._latent_tile(tile)
+        self._check_image(x)  # before any work
         x = x.to(self.mean.device)
         header = StreamHeader(
             int(x.shape[-2]), int(x.shape[-1]), self.model_name, self.model_digest(), order
         )
-        strings, y_b = self.base.compress(self.base_input(x), order=order)
-        header.layers["base"] = LayerStream(*y_b.shape[1:], latent_crc(y_b), strings[0])
+        header.tile, header.notes = t, notes
+        if source_size is not None and tuple(source_size) != (header.height, header.width):
+            header.source_size = (int(source_size[0]), int(source_size[1]))
+        estimated: dict[str, float] = {}
+        y_b = self.base.encode(self.base_input(x))
+        if estimate:
+            estimated["base"] = float(self.base.estimated_bits(y_b).sum())
+        latents = [("base", y_b, None)]
         if layers == "all":
             # the decoder only has the decoded ŷ_b, which equals y_b exactly
-            strings, y_e = self.enhancement.compress(self.enhancement_input(x), y_b, order=order)
-            header.layers["enhancement"] = LayerStream(*y_e.shape[1:], latent_crc(y_e), strings[0])
-        return bitstream.pack(header)
+            y_e = self.enhancement.encode(self.enhancement_input(x))
+            if estimate:
+                estimated["enhancement"] = float(self.enhancement.estimated_bits(y_e, y_b).sum())
+            latents.append(("enhancement", y_e, y_b))
+        for key, y, side in latents:
+            model = self._layer_model(key)
+            shape = (*y.shape[1:], latent_crc(y))
+            if t == 0:  # one string: exactly what LatentCodec.compress writes
+                string = model.entropy_model.compress(y, side, order)[0]
+                header.layers[key] = LayerStream(*shape, string)
+            else:
+                boxes = tile_grid(y.shape[-2], y.shape[-1], t)
+                strings = self._code_tiles(key, y, side, boxes, order, workers)
+                header.layers[key] = LayerStream(*shape, tiles=strings)
+        return EncodedStream(bitstream.pack(header), header, estimated)
+
+    def compress(
+        self,
+        x: Tensor,
+        layers: str = "base",
+        order: str = "wavefront",
+        *,
+        tile: int | None = None,
+        workers: int = 1,
+        notes: str = "",
+        source_size: tuple[int, int] | None = None,
+    ) -> bytes:
+        """Code one image (``(1, 3, H, W)`` in [0, 1]) into a ``.ttc`` stream
+        (:meth:`encode_stream` without the rates)."""
+        return self.encode_stream(
+            x,
+            layers,
+            order,
+            tile=tile,
+            workers=workers,
+            notes=notes,
+            source_size=source_size,
+            estimate=False,
+        ).data
 
     def _expected_latent(self, header: StreamHeader, layer: str, channels: int) -> tuple[int, ...]:
-        h, w = self.coded_size(header.height, header.width, layer)
-        return channels, _ceil_div(h, STRIDE), _ceil_div(w, STRIDE)
+        return (channels, *self.latent_size(header.height, header.width, layer))
 
     @torch.no_grad()
-    def decompress(self, data: bytes, layers: str | None = None) -> DecodedStream:
-        """Decode a ``.ttc`` stream; ``layers=None`` decodes every layer it holds."""
+    def decode_latents(
+        self, data: bytes, layers: str | None = None, *, workers: int = 1
+    ) -> tuple[StreamHeader, dict[str, Tensor]]:
+        """Entropy-decode a ``.ttc`` stream's latents (no synthesis): header and
+        ``{"base": ŷ_b[, "enhancement": ŷ_e]}``, each checked against its CRC.
+
+        ``workers`` processes decode the tiles of a tiled stream in parallel.
+        """
         header = bitstream.unpack(data)
         if header.model_name != self.model_name or header.model_digest != self.model_digest():
             raise BitstreamError(
@@ -248,12 +362,12 @@ class ScalableCodec(nn.Module):
                 f"[{self.model_digest().hex()}]: decode with the checkpoint that encoded it"
             )
         want = ("base", "enhancement") if layers in (None, "all") else ("base",)
-        y = {}
+        y: dict[str, Tensor] = {}
         for key in want:
             if key not in header.layers:
                 continue
             layer = header.layers[key]
-            model = self.base if key == "base" else self.enhancement
+            model = self._layer_model(key)
             expected = self._expected_latent(header, key, model.latent_channels)
             if (layer.channels, layer.height, layer.width) != expected:
                 raise BitstreamError(
@@ -262,13 +376,28 @@ class ScalableCodec(nn.Module):
                     f"{'×'.join(map(str, expected))})"
                 )
             side = y.get("base") if key == "enhancement" else None
-            y_hat = model.decompress([layer.string], expected[1:], side, order=header.order)
+            if layer.tiles is None:
+                y_hat = model.decompress([layer.string], expected[1:], side, order=header.order)
+            else:
+                boxes = tile_grid(layer.height, layer.width, header.tile)
+                y_hat = self._decode_tiles(key, layer, side, boxes, header.order, workers)
             if latent_crc(y_hat) != layer.latent_crc:
                 raise BitstreamError(
                     f"decoded {key} latent fails its CRC: the stream is corrupt, or encoder and "
                     "decoder computed different entropy parameters"
                 )
             y[key] = y_hat
+        return header, y
+
+    @torch.no_grad()
+    def decompress(
+        self, data: bytes, layers: str | None = None, *, workers: int = 1
+    ) -> DecodedStream:
+        """Decode a ``.ttc`` stream; ``layers=None`` decodes every layer it holds.
+
+        ``workers`` processes decode the tiles of a tiled stream in parallel.
+        """
+        header, y = self.decode_latents(data, layers, workers=workers)
         device = self.mean.device
         size_b = self.coded_size(header.height, header.width, "base")
         pseudo, recon = self.base.decode(y["base"].to(device), size_b)
