@@ -43,6 +43,7 @@ from .bottleneck import STRIDE, BaseBottleneck
 from .checkpoint import CheckpointError, find_codec_spec, load_checkpoint, state_dict_of
 from .codec_parts import CodecParts, build_parts, model_digest, model_name, save_parts
 from .enhancement import EnhancementBottleneck
+from .entropy.coding import EntropyCoder
 from .layers import Downsample
 from .tiling import map_tiles, tile_grid
 
@@ -220,24 +221,25 @@ class ScalableCodec(nn.Module):
         return self.base if key == "base" else self.enhancement
 
     def _code_tiles(self, key, y, side, boxes, order, workers) -> list[bytes]:
-        model = self._layer_model(key).entropy_model
+        # one coder for every tile: its tables and float64 network are built once
+        coder = EntropyCoder(self._layer_model(key).entropy_model)
 
         def code(box):
             rows, cols = box
             part = None if side is None else side[..., rows, cols].contiguous()
-            return model.compress(y[..., rows, cols].contiguous(), part, order)[0]
+            return coder.compress(y[..., rows, cols].contiguous(), part, order)[0]
 
         return map_tiles(code, boxes, workers, use_processes=y.device.type == "cpu")
 
     def _decode_tiles(self, key, layer, side, boxes, order, workers) -> Tensor:
-        model = self._layer_model(key).entropy_model
+        coder = EntropyCoder(self._layer_model(key).entropy_model)
         jobs = list(zip(layer.strings, boxes, strict=True))
 
         def decode(job):
             string, (rows, cols) = job
             part = None if side is None else side[..., rows, cols].contiguous()
             shape = (rows.stop - rows.start, cols.stop - cols.start)
-            return model.decompress([string], shape, part, order)
+            return coder.decompress([string], shape, part, order)
 
         tiles = map_tiles(decode, jobs, workers, use_processes=self.mean.device.type == "cpu")
         y = torch.zeros(1, layer.channels, layer.height, layer.width)

@@ -49,7 +49,7 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from ._base import AutoregressiveEntropyModel
 
-__all__ = ["ORDERS", "compress", "decompress", "steps", "num_steps"]
+__all__ = ["ORDERS", "EntropyCoder", "compress", "decompress", "steps", "num_steps"]
 
 ORDERS = ("wavefront", "raster")
 _PAD = 2  # half of the 5×5 context kernel
@@ -168,40 +168,93 @@ def _run(
     return buf[:, _PAD : _PAD + h, _PAD : _PAD + w]
 
 
-@torch.no_grad()
+class EntropyCoder:
+    """An entropy model's coding state, built once: its float64 parameter network and CDFs.
+
+    Coding many tensors with one model (the tiles of a latent, the images of a batch) builds
+    them once instead of per call. The model's weights and tables must not change while the
+    coder is in use (build a new one after training or ``update()``).
+    """
+
+    def __init__(self, model: AutoregressiveEntropyModel):
+        self.cdfs, self.lengths, self.offsets = _tables(model)
+        self.net = _ParameterNetwork(model)
+        self.latent_channels = model.latent_channels
+
+    @torch.no_grad()
+    def compress(self, y_hat: Tensor, side: Tensor | None, order: str) -> list[bytes]:
+        """One rANS string per image of the integer latent ``y_hat``."""
+        _check_order(order)
+        net = self.net
+        y = y_hat.detach().cpu().double()
+        if not torch.equal(y, torch.round(y)):
+            raise ValueError("compress expects a quantised (integer-valued) latent ŷ")
+        strings = []
+        for b in range(y.shape[0]):
+            yb = y[b]
+            side_b = net.side_features(None if side is None else side[b : b + 1], yb[None])
+            symbols: list[Tensor] = []
+            indexes_all: list[Tensor] = []
+
+            def encode_step(indexes, means, rows, cols, yb=yb, symbols=symbols, idx=indexes_all):
+                values = yb[:, rows, cols].t()  # (n, M)
+                symbols.append((values - means).int().reshape(-1))
+                idx.append(indexes.reshape(-1))
+                return values
+
+            _run(net, tuple(yb.shape), side_b, order, encode_step)
+            encoder = RansEncoder()
+            strings.append(
+                encoder.encode_with_indexes(
+                    torch.cat(symbols).tolist(),
+                    torch.cat(indexes_all).tolist(),
+                    self.cdfs,
+                    self.lengths,
+                    self.offsets,
+                )
+            )
+        return strings
+
+    @torch.no_grad()
+    def decompress(
+        self, strings: list[bytes], shape: tuple[int, int], side: Tensor | None, order: str
+    ) -> Tensor:
+        """ŷ ``(N, M, H, W)`` (float32) from one string per image."""
+        _check_order(order)
+        cdfs, lengths, offsets = self.cdfs, self.lengths, self.offsets
+        m = self.latent_channels
+        h, w = (int(s) for s in shape)
+        out = []
+        for b, string in enumerate(strings):
+            like = torch.zeros(1, m, h, w, dtype=torch.float64)
+            side_b = self.net.side_features(None if side is None else side[b : b + 1], like)
+            decoder = RansDecoder()
+            decoder.set_stream(string)
+
+            def decode_step(indexes, means, rows, cols, decoder=decoder):
+                # pybind copies every CDF passed on each call: pass only the ones this step uses
+                used, local = torch.unique(indexes.reshape(-1), return_inverse=True)
+                used = used.tolist()
+                symbols = decoder.decode_stream(
+                    local.tolist(),
+                    [cdfs[i] for i in used],
+                    [lengths[i] for i in used],
+                    [offsets[i] for i in used],
+                )
+                return torch.tensor(symbols, dtype=torch.float64).view_as(means) + means
+
+            out.append(_run(self.net, (m, h, w), side_b, order, decode_step))
+        return torch.stack(out).float()
+
+
 def compress(
     model: AutoregressiveEntropyModel, y_hat: Tensor, side: Tensor | None, order: str
 ) -> list[bytes]:
+    """One rANS string per image of ``y_hat`` (see :class:`EntropyCoder`)."""
     _check_order(order)
-    cdfs, lengths, offsets = _tables(model)
-    net = _ParameterNetwork(model)
-    y = y_hat.detach().cpu().double()
-    if not torch.equal(y, torch.round(y)):
-        raise ValueError("compress expects a quantised (integer-valued) latent ŷ")
-    strings = []
-    for b in range(y.shape[0]):
-        yb = y[b]
-        side_b = net.side_features(None if side is None else side[b : b + 1], yb[None])
-        symbols: list[Tensor] = []
-        indexes_all: list[Tensor] = []
-
-        def encode_step(indexes, means, rows, cols, yb=yb, symbols=symbols, idx=indexes_all):
-            values = yb[:, rows, cols].t()  # (n, M)
-            symbols.append((values - means).int().reshape(-1))
-            idx.append(indexes.reshape(-1))
-            return values
-
-        _run(net, tuple(yb.shape), side_b, order, encode_step)
-        encoder = RansEncoder()
-        strings.append(
-            encoder.encode_with_indexes(
-                torch.cat(symbols).tolist(), torch.cat(indexes_all).tolist(), cdfs, lengths, offsets
-            )
-        )
-    return strings
+    return EntropyCoder(model).compress(y_hat, side, order)
 
 
-@torch.no_grad()
 def decompress(
     model: AutoregressiveEntropyModel,
     strings: list[bytes],
@@ -209,29 +262,6 @@ def decompress(
     side: Tensor | None,
     order: str,
 ) -> Tensor:
+    """ŷ from one string per image (see :class:`EntropyCoder`)."""
     _check_order(order)
-    cdfs, lengths, offsets = _tables(model)
-    net = _ParameterNetwork(model)
-    m = model.latent_channels
-    h, w = (int(s) for s in shape)
-    out = []
-    for b, string in enumerate(strings):
-        like = torch.zeros(1, m, h, w, dtype=torch.float64)
-        side_b = net.side_features(None if side is None else side[b : b + 1], like)
-        decoder = RansDecoder()
-        decoder.set_stream(string)
-
-        def decode_step(indexes, means, rows, cols, decoder=decoder):
-            # pybind copies every CDF passed on each call: pass only the ones this step uses
-            used, local = torch.unique(indexes.reshape(-1), return_inverse=True)
-            used = used.tolist()
-            symbols = decoder.decode_stream(
-                local.tolist(),
-                [cdfs[i] for i in used],
-                [lengths[i] for i in used],
-                [offsets[i] for i in used],
-            )
-            return torch.tensor(symbols, dtype=torch.float64).view_as(means) + means
-
-        out.append(_run(net, (m, h, w), side_b, order, decode_step))
-    return torch.stack(out).float()
+    return EntropyCoder(model).decompress(strings, shape, side, order)
