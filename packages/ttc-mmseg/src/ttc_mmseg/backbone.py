@@ -32,6 +32,8 @@ from ttc_core.bottleneck import BaseBottleneck, BottleneckOutput
 from ttc_core.layers import Downsample
 from ttc_core.scalable import reconstruction_target
 
+from .weights import check_local_weights
+
 __all__ = ["CodecTerms", "TTCBackbone"]
 
 #: ImageNet mean / std on 0–255 pixels (mmseg's default normalisation)
@@ -95,6 +97,7 @@ class TTCBackbone(BaseModule):
         self.downsample_kwargs = dict(downsample) if downsample else None
         self.downsample = Downsample(**self.downsample_kwargs) if self.downsample_kwargs else None
         self.bottleneck = BaseBottleneck(**self.bottleneck_kwargs)
+        check_local_weights(backbone, "model.backbone.backbone")
         self.backbone = MODELS.build(backbone)
         self.reconstruct = bool(reconstruct)
         #: feed ``g_a`` a detached ŷ_b (the Baseline's probe); set by the segmentor

@@ -76,6 +76,7 @@ from ttc_core.selection import REPORT_FILE, read_report
 
 from .normalization import input_normalization
 from .segmentors import batch_img_metas
+from .weights import check_local_weights, without_weights
 
 __all__ = [
     "EnhancementCodecMixin",
@@ -571,8 +572,9 @@ class TTCEnhancementSegmentor(EnhancementCodecMixin, EncoderDecoder):
         pretrained: str | None = None,
         init_cfg=None,
     ):
+        check_local_weights(backbone, "model.backbone")
         self._task_network_cfg = to_plain(
-            dict(backbone=backbone, neck=neck, decode_head=decode_head),
+            dict(backbone=without_weights(backbone), neck=neck, decode_head=decode_head),
             drop_keys=("init_cfg", "pretrained"),
         )
         super().__init__(
