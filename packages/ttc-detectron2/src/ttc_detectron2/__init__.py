@@ -14,6 +14,10 @@ Then call :func:`add_ttc_config` on the config before merging a ttc YAML file. F
 either gives Detectron2's "No object named ... found in registry" / "Non-existent config key"
 errors; :func:`helpful_errors` turns them into messages that say what to do.
 
+Shipped configs (package data, ``ttc_detectron2/configs/``) are found by name with
+:mod:`ttc_detectron2.model_zoo` (``get_config_file``, ``get_config``, ``list_configs``); the
+launcher is ``python -m ttc_detectron2.train_net`` (console script ``ttc-d2-train``).
+
 Reference: A. de Andrade, I. Bajić, "Towards Task-Compatible Compressible Representations",
 ICME 2024 Workshop on Coding for Machines (arXiv:2405.10244).
 """

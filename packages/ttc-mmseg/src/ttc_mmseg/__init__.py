@@ -20,6 +20,11 @@ Importing this package registers, in MMSegmentation's registries (scope ``mmseg`
 checkpoint chosen on the selection split once on the reported split, with real bits, and writes
 ``ttc_report.json``.
 
+The shipped configs are package data (``ttc_mmseg/configs/``), found by name with
+:func:`config_path` / :func:`get_config` / :func:`list_configs` (:mod:`ttc_mmseg.model_zoo`);
+the launchers are ``python -m ttc_mmseg.train`` and ``python -m ttc_mmseg.test`` (console
+scripts ``ttc-mmseg-train``, ``ttc-mmseg-test``).
+
 Configs pull it in with ``custom_imports = dict(imports=['ttc_mmseg'])``. The import also
 allows, in ``torch.load(weights_only=True)``, numpy's data-only reconstruction helpers that
 MMEngine checkpoints need; with ``TTCCheckpointHook`` (which stores the message hub's
@@ -70,6 +75,19 @@ register_safe_globals()
 
 __version__ = "0.1.0"
 
+#: the config look-ups of :mod:`ttc_mmseg.model_zoo`, imported on first use (so that
+#: ``python -m ttc_mmseg.model_zoo`` does not find its module imported already)
+_MODEL_ZOO = ("config_path", "get_config", "list_configs")
+
+
+def __getattr__(name: str):
+    if name in _MODEL_ZOO:
+        from . import model_zoo
+
+        return getattr(model_zoo, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "CityscapesDisparityDataset",
     "CodecSegmentorMixin",
@@ -93,5 +111,8 @@ __all__ = [
     "TTCSelectionSplit",
     "UpsampledASPPHead",
     "UpsampledFCNHead",
+    "config_path",
     "decode_disparity",
+    "get_config",
+    "list_configs",
 ]

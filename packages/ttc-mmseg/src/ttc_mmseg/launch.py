@@ -1,9 +1,12 @@
-"""What ``tools/train.py`` and ``tools/test.py`` run: MMSegmentation's launchers, plus the
-evaluation protocol and two checks.
+"""What ``python -m ttc_mmseg.train`` / ``ttc_mmseg.test`` run (console scripts
+``ttc-mmseg-train`` / ``ttc-mmseg-test``; the repository's ``tools/train.py`` and
+``tools/test.py`` wrap them): MMSegmentation's launchers, plus the evaluation protocol and two
+checks.
 
 The commands take the same arguments as MMSeg's ``tools/train.py`` / ``tools/test.py`` and run
-the same ``Runner``; the configs work with MMSeg's own tools as well (which train, select on the
-selection split and stop, but write no report). Differences:
+the same ``Runner``; the config argument is a file or the name of a config shipped in this
+package (:mod:`ttc_mmseg.model_zoo`). The configs work with MMSeg's own tools as well (which
+train, select on the selection split and stop, but write no report). Differences:
 
 0. **The reported evaluation.** After ``runner.train()``, ``train`` evaluates the checkpoint
    chosen on the selection split (``best_ckpt``, else the final model) **once** on
@@ -36,6 +39,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
+from .model_zoo import ConfigNotFoundError, export_config_dir, resolve_config
 from .selection import check_protocol, report
 
 __all__ = [
@@ -108,7 +112,8 @@ def check_config(cfg: Config, filename: str | None = None) -> None:
         raise TTCConfigError(
             f"{where} uses types registered by {PLUGIN} ({', '.join(used)}) but does not import "
             f"it, so MMSegmentation's registries cannot find them. Add\n    {IMPORTS_HINT}\n"
-            "to the config (or inherit from a shipped config under configs/mmseg/)."
+            "to the config (or inherit from a shipped config: python -m ttc_mmseg.model_zoo "
+            "--list)."
         )
 
 
@@ -162,7 +167,19 @@ def _common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--local_rank", "--local-rank", type=int, default=0)
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None):
+    """The arguments, with a shipped config's name turned into its file."""
+    args = parser.parse_args(argv)
+    try:
+        args.config = resolve_config(args.config)
+    except ConfigNotFoundError as exc:
+        parser.error(str(exc))
+    return args
+
+
 def _load(config: str, args) -> Config:
+    # configs of the user's may inherit shipped ones through {{$TTC_MMSEG_CONFIGS:}}
+    export_config_dir()
     if "LOCAL_RANK" not in os.environ:
         os.environ["LOCAL_RANK"] = str(args.local_rank)
     cfg = Config.fromfile(config)
@@ -188,7 +205,7 @@ def _build_runner(cfg: Config):
 def train(argv: Sequence[str] | None = None):
     """``tools/train.py``: train a model from a config (MMSeg's arguments)."""
     parser = argparse.ArgumentParser(description="Train a ttc model with MMSegmentation")
-    parser.add_argument("config", help="train config file path")
+    parser.add_argument("config", help="train config file path, or a shipped config's name")
     parser.add_argument(
         "--resume",
         action="store_true",
@@ -209,7 +226,7 @@ def train(argv: Sequence[str] | None = None):
         "(no ttc_report.json)",
     )
     _common_args(parser)
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     cfg = _load(args.config, args)
     try:
         warning = check_protocol(cfg)
@@ -251,13 +268,13 @@ def train(argv: Sequence[str] | None = None):
 def test(argv: Sequence[str] | None = None):
     """``tools/test.py``: evaluate a checkpoint (MMSeg's arguments, without ``--tta``/``--out``)."""
     parser = argparse.ArgumentParser(description="Test (and evaluate) a ttc model")
-    parser.add_argument("config", help="test config file path")
+    parser.add_argument("config", help="test config file path, or a shipped config's name")
     parser.add_argument("checkpoint", help="checkpoint file")
     parser.add_argument("--show", action="store_true", help="show prediction results")
     parser.add_argument("--show-dir", help="directory where painted images will be saved")
     parser.add_argument("--wait-time", type=float, default=2, help="the interval of show (s)")
     _common_args(parser)
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     cfg = _load(args.config, args)
     cfg.load_from = args.checkpoint
     if args.show or args.show_dir:

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "rd": ("ttc_core.cli.rd", "main", "collect evaluation outputs into RD JSON files"),
     "data": ("ttc_core.cli.data", "main", "generate synthetic COCO / Cityscapes data"),
     "study": ("ttc_core.cli.study", "main", "the evidence study: Proposed vs Baseline, seeds"),
+    "configs": ("ttc_core.cli.configs", "main", "list the configs shipped with the plugins"),
 }
 
 
