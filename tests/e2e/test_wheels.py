@@ -108,11 +108,12 @@ def test_the_wheels_train_and_code_from_an_empty_folder(tmp_path):
             "-c",
             "import json, ttc_core, ttc_detectron2, ttc_mmseg;"
             "from ttc_detectron2 import model_zoo;"
-            "print(json.dumps([ttc_core.__file__, ttc_detectron2.__file__, ttc_mmseg.__file__,"
-            f" model_zoo.get_config_file({D2_DEMO!r}), ttc_mmseg.config_path({MMSEG_DEMO!r})]))",
+            "print('WHERE', json.dumps([ttc_core.__file__, ttc_detectron2.__file__,"
+            f" ttc_mmseg.__file__, model_zoo.get_config_file({D2_DEMO!r}),"
+            f" ttc_mmseg.config_path({MMSEG_DEMO!r})]))",
         )
-        .strip()
-        .splitlines()[-1]
+        .split("WHERE ", 1)[1]
+        .splitlines()[0]
     )
     for path in json.loads(where):
         assert Path(path).resolve().is_relative_to((tmp_path / "venv").resolve()), path
@@ -172,4 +173,5 @@ def test_the_wheels_train_and_code_from_an_empty_folder(tmp_path):
         assert stream.stat().st_size > 0
         run(bin_ / "ttc", "decompress", stream, "-c", ckpt, "-o", decoded)
         assert decoded.stat().st_size > 0
-    assert "ttc" in run(bin_ / "ttc", "info", work / "mmseg.ttc").lower()
+    info = run(bin_ / "ttc", "info", work / "mmseg.ttc")
+    assert "image:       64×128" in info and "model:" in info
