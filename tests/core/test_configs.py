@@ -33,6 +33,8 @@ def catalog(tmp_path) -> ConfigCatalog:
         "_base_/models/m.py",
         "a/dup.py",
         "b/dup.py",
+        "c/twin.py",
+        "c/twin.yaml",
     ):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("# config\n")
@@ -46,6 +48,8 @@ def test_names_are_paths_inside_the_folder_bases_apart(catalog):
     assert catalog.names() == [
         "a/dup.py",
         "b/dup.py",
+        "c/twin.py",
+        "c/twin.yaml",
         "demo/thing_demo.yaml",
         "thing_1x.yaml",
         "thing_lazy.py",
@@ -87,6 +91,9 @@ def test_an_unknown_name_lists_the_shipped_configs(catalog):
 def test_an_ambiguous_stem_asks_for_the_path(catalog):
     with pytest.raises(ConfigNotFoundError, match="several fake configs.*a/dup.py, b/dup.py"):
         catalog.path("dup")
+    with pytest.raises(ConfigNotFoundError, match="several fake configs.*c/twin.py, c/twin.yaml"):
+        catalog.path("c/twin")
+    assert catalog.resolve("twin.yaml") == "c/twin.yaml"
 
 
 def _fake_plugin(tmp_path, monkeypatch, catalog) -> EntryPoint:

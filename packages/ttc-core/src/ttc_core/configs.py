@@ -52,6 +52,10 @@ def _is_base(name: str) -> bool:
     return "_base_" in parts[:-1] or parts[-1].startswith("Base-")
 
 
+def _stem(name: str) -> str:
+    return os.path.splitext(name.rsplit("/", 1)[-1])[0]
+
+
 @dataclass(frozen=True)
 class ConfigCatalog:
     """The config files of one plugin's folder, by name.
@@ -87,14 +91,10 @@ class ConfigCatalog:
         names = self.all_names()
         if key in names:
             return key
-        no_ext = {os.path.splitext(n)[0]: n for n in names}
-        if key in no_ext:
-            return no_ext[key]
-        stems: dict[str, list[str]] = {}
-        for n in names:
-            stems.setdefault(os.path.splitext(n.rsplit("/", 1)[-1])[0], []).append(n)
-            stems.setdefault(n.rsplit("/", 1)[-1], []).append(n)
-        found = stems.get(key, [])
+        # the path without its extension, else the file name with or without it
+        found = [n for n in names if os.path.splitext(n)[0] == key]
+        if not found:
+            found = [n for n in names if key in (n.rsplit("/", 1)[-1], _stem(n))]
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
