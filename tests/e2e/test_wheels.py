@@ -6,10 +6,11 @@ MMEngine, MMSegmentation, ...) but neither the repository nor this environment's
 installs. From an empty folder, with only the installed commands, the test then lists the
 shipped configs, generates data, trains a few iterations of the Detectron2 demo config and of
 the MMSeg demo depth config **by name** through the packaged launchers (each writes its
-reported evaluation), evaluates the MMSeg checkpoint with the test launcher, and codes an
-image with each checkpoint (``ttc compress`` / ``ttc decompress``).
+reported evaluation), evaluates the MMSeg checkpoint with the test launcher and a config of the
+user's that inherits the shipped one, and codes an image with each checkpoint
+(``ttc compress`` / ``ttc decompress``).
 
-Slow (about 3 minutes on 2 CPU cores): ``pytest -m slow tests/e2e/test_wheels.py``. The
+Slow (2 to 4 minutes on 2 shared CPU cores): ``pytest -m slow tests/e2e/test_wheels.py``. The
 wheels build without network access when hatchling is installed here (``pip install
 hatchling``); otherwise pip fetches it into an isolated build environment.
 """
@@ -160,7 +161,13 @@ def test_the_wheels_train_and_code_from_an_empty_folder(tmp_path):
     assert mm_report["split"] == "report" and mm_report["bpp"] > 0 and mm_report["rmse"] > 0
     mm_ckpt = Path(mm_report["checkpoint"])
     assert mm_ckpt.is_file()
-    run(bin_ / "ttc-mmseg-test", MMSEG_DEMO, mm_ckpt, "--work-dir", mm_work / "test")
+    # evaluated with a config of the user's that inherits the shipped one (as the README says)
+    mine = work / "my_depth.py"
+    mine.write_text(
+        f"_base_ = ['{{{{$TTC_MMSEG_CONFIGS:}}}}/demo/{MMSEG_DEMO}.py']\n"
+        "default_hooks = dict(logger=dict(interval=1))\n"
+    )
+    run(bin_ / "ttc-mmseg-test", mine, mm_ckpt, "--work-dir", mm_work / "test")
     results = list((mm_work / "test").glob("*/[0-9]*_[0-9]*.json"))
     assert len(results) == 1 and json.loads(results[0].read_text())["rmse"] > 0
 
