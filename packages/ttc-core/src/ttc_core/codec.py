@@ -150,10 +150,16 @@ class ScalableCodec(nn.Module):
         return model_name(self.spec)
 
     def model_digest(self) -> bytes:
-        """16-byte hash of the architecture spec and every weight (not only the codec's)."""
+        """16-byte hash of the architecture spec and every weight (not only the codec's), the
+        same on every machine (:func:`~ttc_core.codec_parts.model_digest`)."""
         if self._digest is None:
             self._digest = model_digest(self.spec, self.state_dict())
         return self._digest
+
+    def digests(self) -> tuple[bytes, bytes]:
+        """The digests a stream of this model may carry: today's, and ttc 0.1's (which also
+        hashed the coder tables as this machine computes them)."""
+        return self.model_digest(), model_digest(self.spec, self.state_dict(), derived_tables=True)
 
     def update(self, force: bool = True) -> None:
         """Build the coders' CDF tables (CompressAI's ``update()``)."""
@@ -348,21 +354,44 @@ class ScalableCodec(nn.Module):
         return (channels, *self.latent_size(header.height, header.width, layer))
 
     @torch.no_grad()
+    def check_model(self, header: StreamHeader, *, trust_checkpoint: bool = False) -> None:
+        """Refuse a stream another model wrote (name and digest in its header).
+
+        ``trust_checkpoint`` skips the digest (not the name): for a stream written by ttc 0.1
+        on another machine, whose digest hashed coder tables computed there. Each latent's CRC
+        is still checked, which catches different entropy parameters, though not a different
+        decoder behind the same entropy model: only for the checkpoint that wrote the stream.
+        """
+        if header.model_name != self.model_name:
+            raise BitstreamError(
+                f"stream was written by model {header.model_name}, but this checkpoint is "
+                f"{self.model_name}: decode with the checkpoint that encoded it"
+            )
+        if trust_checkpoint or header.model_digest in self.digests():
+            return
+        raise BitstreamError(
+            f"stream was written by model {header.model_name} [{header.model_digest.hex()}], but "
+            f"this checkpoint is [{self.model_digest().hex()}]: decode with the checkpoint that "
+            "encoded it (a stream of ttc 0.1 written on another machine can carry another "
+            "digest for the same checkpoint: then decode with --trust-checkpoint)"
+        )
+
     def decode_latents(
-        self, data: bytes, layers: str | None = None, *, workers: int = 1
+        self,
+        data: bytes,
+        layers: str | None = None,
+        *,
+        workers: int = 1,
+        trust_checkpoint: bool = False,
     ) -> tuple[StreamHeader, dict[str, Tensor]]:
         """Entropy-decode a ``.ttc`` stream's latents (no synthesis): header and
         ``{"base": ŷ_b[, "enhancement": ŷ_e]}``, each checked against its CRC.
 
-        ``workers`` processes decode the tiles of a tiled stream in parallel.
+        ``workers`` processes decode the tiles of a tiled stream in parallel;
+        ``trust_checkpoint``: see :meth:`check_model`.
         """
         header = bitstream.unpack(data)
-        if header.model_name != self.model_name or header.model_digest != self.model_digest():
-            raise BitstreamError(
-                f"stream was written by model {header.model_name} "
-                f"[{header.model_digest.hex()}], but this checkpoint is {self.model_name} "
-                f"[{self.model_digest().hex()}]: decode with the checkpoint that encoded it"
-            )
+        self.check_model(header, trust_checkpoint=trust_checkpoint)
         want = ("base", "enhancement") if layers in (None, "all") else ("base",)
         y: dict[str, Tensor] = {}
         for key in want:
@@ -393,13 +422,21 @@ class ScalableCodec(nn.Module):
 
     @torch.no_grad()
     def decompress(
-        self, data: bytes, layers: str | None = None, *, workers: int = 1
+        self,
+        data: bytes,
+        layers: str | None = None,
+        *,
+        workers: int = 1,
+        trust_checkpoint: bool = False,
     ) -> DecodedStream:
         """Decode a ``.ttc`` stream; ``layers=None`` decodes every layer it holds.
 
-        ``workers`` processes decode the tiles of a tiled stream in parallel.
+        ``workers`` processes decode the tiles of a tiled stream in parallel;
+        ``trust_checkpoint``: see :meth:`check_model`.
         """
-        header, y = self.decode_latents(data, layers, workers=workers)
+        header, y = self.decode_latents(
+            data, layers, workers=workers, trust_checkpoint=trust_checkpoint
+        )
         device = self.mean.device
         size_b = self.coded_size(header.height, header.width, "base")
         pseudo, recon = self.base.decode(y["base"].to(device), size_b)

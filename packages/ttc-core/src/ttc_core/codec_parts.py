@@ -104,14 +104,27 @@ def model_name(spec: Mapping[str, Any]) -> str:
     return name
 
 
-def model_digest(spec: Mapping[str, Any], state: Mapping[str, Tensor]) -> bytes:
-    """16-byte SHA-256 of the spec (sorted JSON) and every entry of ``state``, sorted by key.
+#: CompressAI's coder tables, which ``update()`` derives from the stored scale table with float
+#: arithmetic: another CPU (another vector width of ``erfc``) may round a few entries otherwise
+DERIVED_TABLES = ("._quantized_cdf", "._cdf_length", "._offset")
 
-    ``state`` is the codec's whole state dict (normalisation buffers, weights and the coder
-    tables), so a stream can only be decoded by the exact model that wrote it.
+
+def model_digest(
+    spec: Mapping[str, Any], state: Mapping[str, Tensor], *, derived_tables: bool = False
+) -> bytes:
+    """16-byte SHA-256 of the spec (sorted JSON) and the entries of ``state``, sorted by key.
+
+    ``state`` is the codec's state dict: normalisation buffers, weights, entropy-model
+    parameters and scale tables, so a stream can only be decoded by the exact model that wrote
+    it. The coder tables derived from them (:data:`DERIVED_TABLES`) are left out, so the same
+    checkpoint has the same digest on every machine; whether they agree where it matters is
+    what each latent's CRC checks. ``derived_tables=True`` includes them: the digest ttc 0.1
+    wrote (:meth:`ScalableCodec.decode_latents` accepts both).
     """
     h = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
     for key, value in sorted(state.items()):
+        if not derived_tables and key.endswith(DERIVED_TABLES):
+            continue
         h.update(key.encode())
         h.update(value.detach().cpu().contiguous().numpy().tobytes())
     return h.digest()[:DIGEST_BYTES]

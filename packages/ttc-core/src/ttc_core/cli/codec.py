@@ -477,6 +477,13 @@ def _decompress_parser() -> argparse.ArgumentParser:
         f"decoders: {_decoder_names()}",
     )
     p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="decode although the stream's model digest differs (a stream of ttc 0.1 written on "
+        "another machine hashed coder tables computed there); only with the checkpoint that "
+        "wrote it: each latent's CRC is still checked",
+    )
+    p.add_argument(
         "--coded-size",
         action="store_true",
         help="write an image at the size the layer coded it (e.g. half the input when a "
@@ -533,7 +540,9 @@ def _decompress(argv: Sequence[str] | None) -> int:
     data = _read(args.stream)
     codec = _load_codec(args.checkpoint)
     t0 = time.perf_counter()
-    out = codec.decompress(data, layers=args.layers, workers=args.workers)
+    out = codec.decompress(
+        data, layers=args.layers, workers=args.workers, trust_checkpoint=args.trust_checkpoint
+    )
     _log(f"decoded {args.stream} in {time.perf_counter() - t0:.2f}s")
     output = Path(args.output)
     if args.task_output:
@@ -596,7 +605,9 @@ def _decompress_folder(args) -> int:
         size = None if args.coded_size else header.output_size
         if not args.overwrite and _valid_image(dst, size):
             return bpp, False
-        out = codec.decompress(data, layers=args.layers, workers=args.workers)
+        out = codec.decompress(
+            data, layers=args.layers, workers=args.workers, trust_checkpoint=args.trust_checkpoint
+        )
         image = _output_image(codec, out, args.coded_size)
         _write_atomic(dst, lambda tmp: write_image(image, tmp))
         return bpp, True
