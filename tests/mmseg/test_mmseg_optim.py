@@ -110,9 +110,7 @@ def test_a_global_clip_lets_the_probe_change_the_other_parameters(
     # float rounding (the norm of a shorter vector of per-parameter norms may be summed in
     # another order by the vectorised reduction, so bit-equality would test the CPU)
     ours = split(baseline_runs[0.0][0])[1]
-    different = [
-        k for k in ours if not torch.allclose(ours[k], rest_b[k], rtol=1e-4, atol=1e-6)
-    ]
+    different = [k for k in ours if not torch.allclose(ours[k], rest_b[k], rtol=1e-4, atol=1e-6)]
     assert not different, different[:5]
 
 
