@@ -197,6 +197,29 @@ def test_plan_commands_use_the_launchers_seeds_and_selected_checkpoints(tmp_path
     )
 
 
+def test_detection_bases_start_from_the_pretrained_detector_alike(tmp_path):
+    scale = SCALES["demo"]
+    assert scale.pretraining is not None and scale.pretraining.seed != 0
+    assert (REPO / scale.pretraining.config).is_file()
+    weights = tmp_path / "pretrained.pth"
+    bases = plan.base_points(scale, tmp_path, tmp_path / "data", REPO, {"coco_detection": weights})
+    det = [p for p in bases if p.command[1].endswith("train_net.py")]
+    depth = [p for p in bases if p not in det]
+    assert {p.run_dir.parent.parent.name for p in det} == {"proposed", "baseline"}
+    # the scale's overrides come first, so the start is not overridden by a later MODEL.WEIGHTS
+    for p in det:
+        i = len(p.command) - 1 - p.command[::-1].index("MODEL.WEIGHTS")
+        assert p.command[i + 1] == str(weights)
+    assert not any(
+        "MODEL.WEIGHTS" in p.command or "load_from" in " ".join(p.command) for p in depth
+    )
+    # without pretraining, the configs' own MODEL.WEIGHTS ("" in the demo) stands
+    assert not any(
+        "MODEL.WEIGHTS" in p.command
+        for p in plan.base_points(scale, tmp_path, tmp_path / "data", REPO)
+    )
+
+
 def test_cli_refuses_an_enhancement_without_its_base(tmp_path, capsys):
     rc = ttc(["study", "--out", str(tmp_path), "--experiments", "cityscapes_segmentation"])
     assert rc == 2 and "cityscapes_depth" in capsys.readouterr().err
@@ -237,4 +260,4 @@ def test_render_report_states_the_numbers():
     }
     text = report.render_report(json.loads(json.dumps(summary)))
     assert "-12.0 (1 of 1 seeds)" in text and "needs 4" in text
-    assert "| cityscapes_depth | rmse | mean | 6 | 3 … 4 | yes |" in text
+    assert "| cityscapes_depth | rmse | mean | 6 | Proposed, Baseline | 3 … 4 | yes |" in text

@@ -16,11 +16,12 @@ Continued controls on the conditional checkpoint its report names.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..rd.sweep import SweepPoint, plan_sweep
+from .pretrain import Pretraining
 
 __all__ = [
     "BASE_METHODS",
@@ -173,6 +174,8 @@ class Scale:
     ``options[experiment]`` are launcher overrides applied to every run of the experiment
     (MMSeg ``--cfg-options`` entries, Detectron2 ``KEY VALUE`` pairs); they set the schedule,
     identically for Proposed and Baseline and for Standalone and Continued (equal budgets).
+    ``pretraining`` is the plain detector the detection bases start from (Proposed and Baseline
+    alike; :mod:`ttc_core.study.pretrain`), or None to train them from scratch.
     """
 
     name: str
@@ -184,6 +187,7 @@ class Scale:
     experiments: tuple[str, ...] = tuple(EXPERIMENTS)
     jobs: int = 2
     device: str = "cpu"
+    pretraining: Pretraining | None = None
 
 
 _MMSEG_SMOKE = (
@@ -193,6 +197,11 @@ _MMSEG_SMOKE = (
     "default_hooks.checkpoint.interval=2",
 )
 _D2_SMOKE = ("SOLVER.MAX_ITER", "6", "TEST.EVAL_PERIOD", "3", "SOLVER.CHECKPOINT_PERIOD", "6")
+
+_PRETRAIN = _D2_DEMO + "faster_rcnn_R_18_FPN_pretrain_synthetic-coco.yaml"
+#: the demo's and the study's pretrained detector: its own generated scenes (seed 1; the
+#: study's data are seed 0) at the demo's image size, the schedule of its config
+_DEMO_PRETRAINING = Pretraining(_PRETRAIN, coco=(400, 50, (128, 176)), seed=1)
 
 #: rate weights of the study: 4 points per curve (the cubic fit needs 4); the paper records none
 _STUDY_ALPHAS = {
@@ -228,6 +237,13 @@ SCALES: dict[str, Scale] = {
             },
             **{e: _D2_SMOKE for e in ("coco_detection", "coco_scalable_reconstruction")},
         },
+        # the pretraining phase, as briefly as the rest
+        pretraining=Pretraining(
+            _PRETRAIN,
+            coco=(8, 2, (128, 176)),
+            seed=1,
+            options=("SOLVER.MAX_ITER", "4", "SOLVER.WARMUP_ITERS", "0"),
+        ),
     ),
     # `make demo`: one seed, every experiment, about 15 minutes on 2 CPU cores
     "demo": Scale(
@@ -242,6 +258,7 @@ SCALES: dict[str, Scale] = {
             "coco_detection": (0.05, 1.0),
             "coco_scalable_reconstruction": (8.0, 64.0),
         },
+        pretraining=_DEMO_PRETRAINING,
     ),
     # the evidence study: 3 seeds, 4 rate points per curve (the cubic fit needs 4), the demo's
     # data and schedules; about 80 minutes on 2 CPU cores
@@ -251,6 +268,7 @@ SCALES: dict[str, Scale] = {
         cityscapes=(48, 12, (64, 128)),
         coco=(48, 12, (128, 176)),
         alphas=_STUDY_ALPHAS,
+        pretraining=_DEMO_PRETRAINING,
     ),
     # one CUDA GPU (with the 16 CPU cores of such a machine): the study's runs on twice the
     # data at twice the frame size, 8 at a time. Not yet measured on a GPU: run it when one is
@@ -263,6 +281,7 @@ SCALES: dict[str, Scale] = {
         alphas=_STUDY_ALPHAS,
         jobs=8,
         device="cuda",
+        pretraining=Pretraining(_PRETRAIN, coco=(800, 100, (160, 224)), seed=1),
     ),
 }
 
@@ -326,20 +345,28 @@ def run_dir(out: Path, exp: str, method: str, seed: int, stage: str | None = Non
     return path / stage if stage else path
 
 
-def base_points(scale: Scale, out: Path, data: Path, repo: Path) -> list[SweepPoint]:
-    """Every base-layer run of the scale."""
+def base_points(
+    scale: Scale,
+    out: Path,
+    data: Path,
+    repo: Path,
+    pretrained: Mapping[str, Path] | None = None,
+) -> list[SweepPoint]:
+    """Every base-layer run of the scale; ``pretrained[experiment]`` are the weights its runs
+    start from (the same for Proposed and Baseline)."""
     points = []
     for name in scale.experiments:
         exp = EXPERIMENTS[name]
         if exp.is_enhancement:
             continue
+        start = (pretrained or {}).get(name)
+        opts = _weights_option(exp, start) if start is not None else []
         for method in BASE_METHODS:
             for seed in scale.seeds:
                 for alpha in scale.alphas[name]:
                     d = run_dir(out, name, method, seed)
-                    points.append(
-                        _point(exp, scale, exp.configs[method], alpha, d, data, seed, repo=repo)
-                    )
+                    config = exp.configs[method]
+                    points.append(_point(exp, scale, config, alpha, d, data, seed, opts, repo))
     return points
 
 
