@@ -155,12 +155,19 @@ def measure(args, ttc: bool) -> dict:
     optimizer = build_optimizer(cfg, model)
     batch = make_batch(args)
 
+    dtype = getattr(torch, args.amp) if args.amp else None
+    device_type = torch.device(args.device).type
+    # what SOLVER.AMP does (TTCAMPTrainer): autocast, and a loss scale for float16 only
+    scaler = torch.amp.GradScaler(device_type, enabled=dtype == torch.float16)
+
     def step():
-        losses = model(batch)
-        loss = sum(losses.values())
+        with torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
+            losses = model(batch)
+            loss = sum(losses.values())
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
         if cuda:
             torch.cuda.synchronize()
 
@@ -209,6 +216,11 @@ def main(argv=None) -> int:
         action="store_true",
         help="torch.backends.cudnn.benchmark (Detectron2's CUDNN_BENCHMARK)",
     )
+    p.add_argument(
+        "--amp",
+        choices=("float16", "bfloat16"),
+        help="mixed precision: autocast dtype of both models (as SOLVER.AMP.PRECISION)",
+    )
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args(argv)
     if args.threads:
@@ -231,6 +243,7 @@ def main(argv=None) -> int:
         "depth": args.depth,
         "latent_channels": args.latent,
         "cudnn_benchmark": args.cudnn_benchmark,
+        "amp": args.amp,
         "torch": torch.__version__,
         "plain": plain,
         "ttc": ttc,
@@ -242,6 +255,7 @@ def main(argv=None) -> int:
         f"device {device}; batch {args.batch} × {args.size[0]}×{args.size[1]}; "
         f"R{args.depth}-FPN; M={args.latent}"
         + ("; cudnn.benchmark" if args.cudnn_benchmark else "")
+        + (f"; AMP {args.amp}" if args.amp else "")
     )
     print(f"{'model':<8} {'params':>12} {'step (s)':>10} {'peak mem (MiB)':>15}")
     for name in ("plain", "ttc"):
