@@ -99,6 +99,8 @@ def add_ttc_config(cfg: CN) -> CN:
     # Rate position evaluation codes at (in [0, len(ALPHAS) − 1]; fractions interpolate the
     # neighbouring gains); -1 = the highest. `ttc rd sweep --variable-rate` sets it per point.
     t.VARIABLE_RATE.TEST_RATE = -1.0
+    # Initial gains of the lowest and highest rate point (log-spaced in between; learned).
+    t.VARIABLE_RATE.GAIN_RANGE = [0.5, 2.0]
     # -- the detector side ------------------------------------------------------------------------
     # Name (in BACKBONE_REGISTRY) of the stock backbone that runs on the pseudo-image.
     t.INNER = "build_resnet_fpn_backbone"
@@ -154,9 +156,12 @@ def add_ttc_config(cfg: CN) -> CN:
     # bpp_e, strictly decreasing; [] = one model per ENHANCEMENT.ALPHA. The loss of a batch
     # uses the α of the rate index it drew.
     e.VARIABLE_RATE = CN()
+    # Its rate weights α (strictly decreasing); [] = off.
     e.VARIABLE_RATE.ALPHAS = []
     # Rate position of the enhancement in evaluation; -1 = the highest.
     e.VARIABLE_RATE.TEST_RATE = -1.0
+    # Initial gains of its lowest and highest rate point.
+    e.VARIABLE_RATE.GAIN_RANGE = [0.5, 2.0]
     # On a variable-rate base (one trained with MODEL.TTC.VARIABLE_RATE.ALPHAS): the base's
     # rate position the enhancement is conditioned on, in training and evaluation (-1 = the
     # highest). The enhancement is told it (it learns one side-information scale per base
@@ -357,6 +362,16 @@ def _validate_variable_rate(prefix: str, node: CN) -> None:
     _check_rate_position(f"{prefix}.TEST_RATE", node.TEST_RATE, len(alphas) or None)
     if not alphas and node.TEST_RATE != -1:
         _fail(f"{prefix}.TEST_RATE", node.TEST_RATE, f"a rate position needs {prefix}.ALPHAS")
+    gains = list(node.GAIN_RANGE)
+    if (
+        len(gains) != 2
+        or not all(
+            isinstance(g, (int, float)) and not isinstance(g, bool) and math.isfinite(g)
+            for g in gains
+        )
+        or not 0 < gains[0] < gains[1]
+    ):
+        _fail(f"{prefix}.GAIN_RANGE", node.GAIN_RANGE, "expected two increasing positive numbers")
 
 
 def rate_position(value: float, num_rates: int) -> float | None:
@@ -428,7 +443,14 @@ def bottleneck_kwargs(cfg: CN) -> dict[str, Any]:
         "recon_blocks": int(t.RECON_BLOCKS),
         "activation": str(t.ACTIVATION),
         # only in variable-rate mode: per-α kwargs (and codec specs) stay as they were
-        **({"num_rates": len(t.VARIABLE_RATE.ALPHAS)} if t.VARIABLE_RATE.ALPHAS else {}),
+        **(
+            {
+                "num_rates": len(t.VARIABLE_RATE.ALPHAS),
+                "gain_range": [float(g) for g in t.VARIABLE_RATE.GAIN_RANGE],
+            }
+            if t.VARIABLE_RATE.ALPHAS
+            else {}
+        ),
     }
 
 
@@ -442,6 +464,7 @@ def enhancement_kwargs(cfg: CN, side_channels: int, side_rates: int = 0) -> dict
     rates = {}
     if e.VARIABLE_RATE.ALPHAS:
         rates["num_rates"] = len(e.VARIABLE_RATE.ALPHAS)
+        rates["gain_range"] = [float(g) for g in e.VARIABLE_RATE.GAIN_RANGE]
     if side_rates:
         rates["side_rates"] = int(side_rates)
     return {
