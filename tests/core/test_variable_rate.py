@@ -374,3 +374,38 @@ def test_ttc_compress_rate_chooses_the_rate_and_info_shows_it(codec, image, tmp_
     assert cli_main([*both, "--enhancement-rate", "1"]) == 2
     assert "--layers all" in capsys.readouterr().err
     assert cli_main([*both, "--layers", "all", "--enhancement-rate", "0.5"]) == 0
+
+
+# -- rd sweep --variable-rate: the plan -------------------------------------------------------
+def test_a_variable_rate_sweep_plans_one_training_and_an_evaluation_per_rate(tmp_path):
+    from pathlib import Path
+
+    from ttc_core.rd.sweep import SweepError, _eval_command, plan_variable_rate
+
+    repo = Path(__file__).resolve().parents[2]
+    cfg = tmp_path / "c.py"
+    cfg.write_text("")
+    plan = plan_variable_rate("mmseg", cfg, [1.0, 0.1], tmp_path / "out", tools_dir=repo / "tools")
+    assert plan.train.run_dir == tmp_path / "out" / "variable_rate"
+    assert plan.train.command[-1] == "model.codec_loss.alphas=[1.0, 0.1]"
+    assert plan.rate_dirs == [tmp_path / "out" / "rate_0", tmp_path / "out" / "rate_1"]
+    cmd = _eval_command(plan, 1, tmp_path / "ckpt.pth")
+    assert cmd[1].endswith("test.py") and "model.test_cfg.rate=1.0" in cmd
+    assert "model.test_cfg.actual_bits=True" in cmd
+    d2 = plan_variable_rate(
+        "detectron2", cfg, [1.0, 0.1], tmp_path / "d2", tools_dir=repo / "tools"
+    )
+    assert d2.train.command[-2:] == ["MODEL.TTC.VARIABLE_RATE.ALPHAS", "[1.0, 0.1]"]
+    cmd = _eval_command(d2, 0, tmp_path / "ckpt.pth")
+    assert "--eval-only" in cmd and cmd[cmd.index("MODEL.TTC.VARIABLE_RATE.TEST_RATE") + 1] == "0.0"
+    with pytest.raises(SweepError, match="strictly decreasing"):
+        plan_variable_rate("mmseg", cfg, [0.1, 1.0], tmp_path / "x", tools_dir=repo / "tools")
+
+
+def test_rd_sweep_variable_rate_refuses_slurm(tmp_path, capsys):
+    cfg = tmp_path / "c.py"
+    cfg.write_text("")
+    argv = ["rd", "sweep", "--framework", "mmseg", "--config", str(cfg), "--alphas", "1", "0.1"]
+    argv += ["--out", str(tmp_path / "o"), "--variable-rate", "--slurm"]
+    assert cli_main(argv) == 2
+    assert "without --slurm" in capsys.readouterr().err

@@ -188,10 +188,19 @@ def _run_one(point: SweepPoint, log: Callable[[str], None]) -> None:
     point.run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     log(f"[sweep] α={point.alpha:g}: {' '.join(point.command)}")
+    cpu = None
     with open(point.run_dir / "sweep.log", "w") as out:
-        rc = subprocess.call(
+        proc = subprocess.Popen(
             point.command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **point.env}
         )
+        if hasattr(os, "wait4"):
+            # the run's own CPU time (user + system), exact also while other runs share the
+            # machine: the training cost a wall clock under load cannot give
+            _, status, usage = os.wait4(proc.pid, 0)
+            rc = os.waitstatus_to_exitcode(status)
+            cpu = usage.ru_utime + usage.ru_stime
+        else:
+            rc = proc.wait()
     elapsed = time.time() - started
     if rc != 0:
         raise SweepError(
@@ -199,6 +208,8 @@ def _run_one(point: SweepPoint, log: Callable[[str], None]) -> None:
             f"see {point.run_dir / 'sweep.log'}"
         )
     marker = {"alpha": point.alpha, "command": point.command, "seconds": round(elapsed, 1)}
+    if cpu is not None:
+        marker["cpu_seconds"] = round(cpu, 1)
     (point.run_dir / DONE_MARKER).write_text(json.dumps(marker, indent=2))
     log(f"[sweep] α={point.alpha:g} finished in {elapsed:.0f}s")
 
