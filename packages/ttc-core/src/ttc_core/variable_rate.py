@@ -38,7 +38,12 @@ from torch import Tensor, nn
 __all__ = ["GainUnits", "SideGains", "VariableRate", "canonical_rate", "check_num_rates"]
 
 #: initial gains are log-spaced over this range, lowest rate first (finer steps = more bits)
-DEFAULT_GAIN_RANGE = (0.5, 2.0)
+DEFAULT_GAIN_RANGE = (0.7, 1.4)
+#: the stored parameters are the log-gains divided by this: with Adam (steps of about the
+#: learning rate whatever the gradient's size) a gain then moves this many times faster than
+#: the other weights, which it must: each rate point's gains see only 1/N of the batches, and
+#: they, not the shared transforms, carry most of what distinguishes one α from another
+GAIN_PARAM_SCALE = 10.0
 
 
 def canonical_rate(rate: float) -> float:
@@ -118,15 +123,18 @@ class VariableRate:
 class GainUnits(nn.Module):
     """Learned gain and inverse-gain vectors, one per rate point (Cui et al., CVPR 2021).
 
-    Stored as log-gains (so every gain stays positive and the exponential interpolation of
-    Cui et al. is linear): ``log_gain`` and ``log_inverse_gain``, both ``(num_rates, C)``.
-    Initialised log-spaced over ``gain_range`` (lowest rate first), with inverse gains their
-    reciprocals, so that an untrained model already codes more bits at a higher rate position.
+    Stored as scaled log-gains (so every gain stays positive and the exponential interpolation
+    of Cui et al. is linear): ``log_gain`` and ``log_inverse_gain``, both ``(num_rates, C)``,
+    hold ``log m / param_scale`` (see :data:`GAIN_PARAM_SCALE`; :meth:`log_gains` gives the
+    log-gains). Initialised log-spaced over ``gain_range`` (lowest rate first), with inverse
+    gains their reciprocals, so that an untrained model already codes more bits at a higher
+    rate position.
 
     Args:
         num_rates: rate points ``N`` (>= 2).
         channels: latent channels ``C``.
         gain_range: initial gains of the first and last rate point.
+        param_scale: log-gain per unit of the stored parameters (:data:`GAIN_PARAM_SCALE`).
     """
 
     def __init__(
@@ -134,6 +142,7 @@ class GainUnits(nn.Module):
         num_rates: int,
         channels: int,
         gain_range: Sequence[float] = DEFAULT_GAIN_RANGE,
+        param_scale: float = GAIN_PARAM_SCALE,
     ):
         super().__init__()
         if isinstance(num_rates, bool) or not isinstance(num_rates, int) or num_rates < 2:
@@ -143,11 +152,18 @@ class GainUnits(nn.Module):
             raise ValueError(
                 f"gain_range must be two increasing positive numbers, got {gain_range}"
             )
-        log = torch.linspace(math.log(low), math.log(high), num_rates)
+        if not (param_scale > 0 and math.isfinite(param_scale)):
+            raise ValueError(f"param_scale must be a positive number, got {param_scale!r}")
+        self.param_scale = float(param_scale)
+        log = torch.linspace(math.log(low), math.log(high), num_rates) / self.param_scale
         self.log_gain = nn.Parameter(log[:, None].repeat(1, channels))
         self.log_inverse_gain = nn.Parameter(-log[:, None].repeat(1, channels))
         self.num_rates = num_rates
         self.channels = channels
+
+    def log_gains(self) -> tuple[Tensor, Tensor]:
+        """The log-gains and log-inverse-gains, ``(num_rates, C)`` each."""
+        return self.log_gain * self.param_scale, self.log_inverse_gain * self.param_scale
 
     def check_rate(self, rate: float) -> float:
         """``rate`` as a float if it is a rate position of this model, else ``ValueError``."""
@@ -162,11 +178,11 @@ class GainUnits(nn.Module):
         return q
 
     @staticmethod
-    def _interpolate(table: Tensor, q: float) -> Tensor:
+    def _interpolate(table: Tensor, q: float, scale: float) -> Tensor:
         low = min(int(math.floor(q)), table.shape[0] - 2)
         frac = q - low
         # exponential interpolation of the gains = linear interpolation of their logs
-        return torch.exp(table[low] * (1.0 - frac) + table[low + 1] * frac)
+        return torch.exp((table[low] * (1.0 - frac) + table[low + 1] * frac) * scale)
 
     def vectors(self, rate: float, *, exact: bool = False) -> tuple[Tensor, Tensor]:
         """Gain and inverse gain at rate position ``rate``, each ``(1, C, 1, 1)``.
@@ -179,15 +195,20 @@ class GainUnits(nn.Module):
         if exact:
             q = canonical_rate(q)
             with torch.no_grad():
-                gain = self._interpolate(self.log_gain.detach().cpu().double(), q)
-                inverse = self._interpolate(self.log_inverse_gain.detach().cpu().double(), q)
+                table = self.log_gain.detach().cpu().double()
+                gain = self._interpolate(table, q, self.param_scale)
+                table = self.log_inverse_gain.detach().cpu().double()
+                inverse = self._interpolate(table, q, self.param_scale)
         else:
-            gain = self._interpolate(self.log_gain, q)
-            inverse = self._interpolate(self.log_inverse_gain, q)
+            gain = self._interpolate(self.log_gain, q, self.param_scale)
+            inverse = self._interpolate(self.log_inverse_gain, q, self.param_scale)
         return gain.view(1, -1, 1, 1), inverse.view(1, -1, 1, 1)
 
     def extra_repr(self) -> str:
-        return f"num_rates={self.num_rates}, channels={self.channels}"
+        return (
+            f"num_rates={self.num_rates}, channels={self.channels}, "
+            f"param_scale={self.param_scale:g}"
+        )
 
 
 class SideGains(nn.Module):
@@ -195,14 +216,16 @@ class SideGains(nn.Module):
     the variable-rate base it is conditioned on.
 
     ``side(q) = ŷ_b' ⊙ s(q)`` with one vector ``s_r`` per base rate point, initialised to ones
-    and interpolated like :class:`GainUnits` (exponentially, ``q`` the base's rate position).
+    and interpolated like :class:`GainUnits` (exponentially, ``q`` the base's rate position;
+    stored scaled by ``param_scale`` likewise).
     """
 
-    def __init__(self, num_rates: int, channels: int):
+    def __init__(self, num_rates: int, channels: int, param_scale: float = GAIN_PARAM_SCALE):
         super().__init__()
         if isinstance(num_rates, bool) or not isinstance(num_rates, int) or num_rates < 2:
             raise ValueError(f"side gains need num_rates >= 2, got {num_rates!r}")
         self.log_gain = nn.Parameter(torch.zeros(num_rates, channels))
+        self.param_scale = float(param_scale)
         self.num_rates = num_rates
         self.channels = channels
 
@@ -215,8 +238,9 @@ class SideGains(nn.Module):
         if exact:
             with torch.no_grad():
                 table = self.log_gain.detach().cpu().double()
-                return GainUnits._interpolate(table, canonical_rate(q)).view(1, -1, 1, 1)
-        return GainUnits._interpolate(self.log_gain, q).view(1, -1, 1, 1)
+                scale = GainUnits._interpolate(table, canonical_rate(q), self.param_scale)
+                return scale.view(1, -1, 1, 1)
+        return GainUnits._interpolate(self.log_gain, q, self.param_scale).view(1, -1, 1, 1)
 
     def extra_repr(self) -> str:
         return f"num_rates={self.num_rates}, channels={self.channels}"

@@ -100,7 +100,7 @@ def add_ttc_config(cfg: CN) -> CN:
     # neighbouring gains); -1 = the highest. `ttc rd sweep --variable-rate` sets it per point.
     t.VARIABLE_RATE.TEST_RATE = -1.0
     # Initial gains of the lowest and highest rate point (log-spaced in between; learned).
-    t.VARIABLE_RATE.GAIN_RANGE = [0.5, 2.0]
+    t.VARIABLE_RATE.GAIN_RANGE = [0.7, 1.4]
     # -- the detector side ------------------------------------------------------------------------
     # Name (in BACKBONE_REGISTRY) of the stock backbone that runs on the pseudo-image.
     t.INNER = "build_resnet_fpn_backbone"
@@ -161,7 +161,7 @@ def add_ttc_config(cfg: CN) -> CN:
     # Rate position of the enhancement in evaluation; -1 = the highest.
     e.VARIABLE_RATE.TEST_RATE = -1.0
     # Initial gains of its lowest and highest rate point.
-    e.VARIABLE_RATE.GAIN_RANGE = [0.5, 2.0]
+    e.VARIABLE_RATE.GAIN_RANGE = [0.7, 1.4]
     # On a variable-rate base (one trained with MODEL.TTC.VARIABLE_RATE.ALPHAS): the base's
     # rate position the enhancement is conditioned on, in training and evaluation (-1 = the
     # highest). The enhancement is told it (it learns one side-information scale per base
