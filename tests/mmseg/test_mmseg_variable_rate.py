@@ -189,6 +189,9 @@ def test_bad_variable_rate_settings_are_refused():
     cfg.model.backbone.bottleneck.num_rates = 4
     with pytest.raises(ValueError, match="num_rates=4"):
         MODELS.build(cfg.model)
+    del cfg.model.codec_loss["alphas"]
+    with pytest.raises(ValueError, match="without model.codec_loss.alphas"):
+        MODELS.build(cfg.model)
 
 
 def test_a_variable_rate_enhancement_on_the_variable_rate_base(vr_base, cityscapes_root, tmp_path):

@@ -109,6 +109,12 @@ class CodecSegmentorMixin:
         cfg = {**DEFAULT_CODEC_LOSS, **dict(codec_loss or {})}
         #: the rate weights of a variable-rate base (None: one model per α)
         self.variable_rate = variable_rate
+        if variable_rate is None and self.backbone.bottleneck.num_rates:
+            raise ValueError(
+                f"model.backbone.bottleneck.num_rates={self.backbone.bottleneck.num_rates} "
+                "without model.codec_loss.alphas: give the rate weights there (num_rates is "
+                "set from them), or leave num_rates out for one model per α"
+            )
         if variable_rate is not None:
             cfg[VARIABLE_RATE_KEY] = list(variable_rate.alphas)
             self._check_test_rate()
