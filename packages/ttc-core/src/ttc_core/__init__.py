@@ -11,6 +11,7 @@ Map of the package::
                             exact serial + wavefront rANS coding
     latent_codec            LatentCodec: the compress / decompress lifecycle of both layers
     bottleneck, enhancement BaseBottleneck (f_b, g_b, g_a), EnhancementBottleneck (f_e, g_e)
+    variable_rate           gain units: one variable-rate model per RD curve (Cui et al. 2021)
     scalable, frozen        the two-layer forward and its real bits; a frozen base from a file
     losses                  RateLoss, ReconstructionLoss (proposed / baseline)
     bitstream, codec        the .ttc container and the scalable codec built from checkpoints
@@ -46,6 +47,8 @@ _LAZY = {
     "ScalableOutput": "ttc_core.scalable",
     "scalable_forward": "ttc_core.scalable",
     "BitstreamError": "ttc_core.bitstream",
+    "GainUnits": "ttc_core.variable_rate",
+    "VariableRate": "ttc_core.variable_rate",
 }
 
 __all__ = ["__version__", *_LAZY]

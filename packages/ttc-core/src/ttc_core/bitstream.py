@@ -25,6 +25,16 @@ streams stay version 1, byte for byte) adds, after the model digest::
 and each layer holds ``tile count (4 B)`` then, per tile in raster order, ``length (4 B)``
 and the tile's rANS string, instead of one string. The latent CRC is of the whole latent.
 
+Version 3 (written only when a layer records a rate position, i.e. by a variable-rate model,
+:mod:`ttc_core.variable_rate`; every other stream keeps its version 1 or 2 bytes) is version 2
+plus, after the notes::
+
+    rate flags 1 B   bit 0: the base records a rate position, bit 1: the enhancement does
+    rates      4 B each, float32, base first: the rate position each flagged layer was coded at
+
+A decoder needs them to rebuild the gains the encoder used; a stream without them (a per-α
+model's) decodes as before.
+
 Reading anything malformed raises :class:`BitstreamError` with a message that says what is
 wrong: the checksum is verified before any field is trusted, every length is bounded by the
 file size, and latent sizes are checked against the image size before any allocation.
@@ -32,6 +42,7 @@ file size, and latent sizes are checked against the image size before any alloca
 
 from __future__ import annotations
 
+import math
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -51,14 +62,15 @@ __all__ = [
 
 MAGIC = b"TTC\x00"
 #: the newest version this module writes; it reads every version in READ_VERSIONS
-FORMAT_VERSION = 2
-READ_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READ_VERSIONS = (1, 2, 3)
 ORDER_CODES = {"wavefront": 0, "raster": 1}
 _ORDER_NAMES = {v: k for k, v in ORDER_CODES.items()}
 _MAX_SIDE = 1 << 16  # pixels; larger images are refused rather than allocated
 _MAX_NAME = 256
 _MAX_NOTES = 4096
 DIGEST_BYTES = 16
+_RATE_BITS = {"base": 1, "enhancement": 2}
 
 
 class BitstreamError(ValueError):
@@ -105,11 +117,20 @@ class StreamHeader:
     notes: str = ""  #: what the input policy did to the image (version 2)
     #: (height, width) of the file before it was resized for coding; None: not resized
     source_size: tuple[int, int] | None = None
+    #: rate position per layer of a variable-rate model (version 3), e.g. ``{"base": 2.0}``
+    rates: dict[str, float] = field(default_factory=dict)
 
     @property
     def needs_version(self) -> int:
-        """The oldest format version that holds this header (1 unless tiled, noted, resized)."""
+        """The oldest format version that holds this header (1 unless tiled, noted, resized;
+        3 when a layer records a rate position)."""
+        if self.rates:
+            return 3
         return 2 if self.tile or self.notes or self.source_size else 1
+
+    def rate(self, layer: str) -> float | None:
+        """The rate position ``layer`` was coded at (None: a per-α layer, or absent)."""
+        return self.rates.get(layer)
 
     @property
     def output_size(self) -> tuple[int, int]:
@@ -150,8 +171,18 @@ def pack(header: StreamHeader) -> bytes:
     out = bytearray(MAGIC)
     out += struct.pack("<BBII", version, flags, header.height, header.width)
     out += struct.pack("<H", len(name)) + name + header.model_digest
+    if set(header.rates) - set(header.layers):
+        raise ValueError(f"rates given for layers not in the stream: {sorted(header.rates)}")
+    for key, value in header.rates.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{key} rate position must be a finite number >= 0, got {value!r}")
     if version >= 2:
         out += struct.pack("<HIIH", header.tile, src_h, src_w, len(notes)) + notes
+    if version >= 3:
+        rated = [k for k in ("base", "enhancement") if k in header.rates]
+        out += struct.pack("<B", sum(_RATE_BITS[k] for k in rated))
+        for key in rated:
+            out += struct.pack("<f", float(header.rates[key]))
     for key in ("base", "enhancement"):
         if key not in header.layers:
             continue
@@ -246,6 +277,19 @@ def unpack(data: bytes) -> StreamHeader:
             header.notes = r.take(notes_len, "input notes").decode("utf-8")
         except UnicodeDecodeError as exc:
             raise BitstreamError(f"input notes are not UTF-8: {exc}") from None
+    if version >= 3:
+        (rate_flags,) = r.unpack("<B", "rate flags")
+        if rate_flags & ~0b11 or not rate_flags:
+            raise BitstreamError(f"invalid rate flags 0x{rate_flags:02x}")
+        for key, bit in _RATE_BITS.items():
+            if not rate_flags & bit:
+                continue
+            if not flags & bit:
+                raise BitstreamError(f"a rate position is recorded for an absent {key} layer")
+            (value,) = r.unpack("<f", f"{key} rate position")
+            if not (math.isfinite(value) and value >= 0):
+                raise BitstreamError(f"{key} rate position {value!r} is not a number >= 0")
+            header.rates[key] = value
     for key, bit in (("base", 1), ("enhancement", 2)):
         if not flags & bit:
             continue

@@ -16,6 +16,7 @@ from .entropy import ContextEntropyModel
 from .latent_codec import STRIDE, LatentCodec
 from .losses import bits_per_image
 from .transforms import AnalysisTransform, SynthesisTransform
+from .variable_rate import DEFAULT_GAIN_RANGE, GainUnits, check_num_rates
 
 __all__ = ["BaseBottleneck", "BottleneckOutput", "STRIDE"]
 
@@ -24,12 +25,20 @@ __all__ = ["BaseBottleneck", "BottleneckOutput", "STRIDE"]
 class BottleneckOutput:
     """What :class:`BaseBottleneck` computes for a batch."""
 
-    y_hat: Tensor  #: quantised latent ŷ_b, (N, M, ⌈H/16⌉, ⌈W/16⌉)
+    y_hat: Tensor  #: quantised latent ŷ_b, (N, M, ⌈H/16⌉, ⌈W/16⌉): what is coded
     likelihoods: Tensor  #: p(ŷ_b), same shape as ``y_hat``
     pseudo_image: Tensor  #: g_b(ŷ_b), (N, task_channels, H, W), input to the task network
     reconstruction: Tensor | None  #: g_a(ŷ_b), (N, 3, H, W), or None when not requested
     bits: Tensor  #: estimated bits per image, (N,)
     bpp: Tensor  #: estimated bits per pixel of the H×W input, (N,)
+    #: what the synthesis transforms saw: ŷ_b ⊙ m'(rate) (variable rate), else ŷ_b itself
+    y_decoded: Tensor | None = None
+    rate: float | None = None  #: the rate position coded (None: a per-α model)
+
+    @property
+    def side(self) -> Tensor:
+        """The side information an enhancement layer is conditioned on: ŷ_b as decoded."""
+        return self.y_hat if self.y_decoded is None else self.y_decoded
 
 
 class BaseBottleneck(LatentCodec):
@@ -55,6 +64,11 @@ class BaseBottleneck(LatentCodec):
         task_channels / task_blocks: output channels and blocks of ``g_b`` (3 and 1).
         recon_channels / recon_blocks: output channels and blocks of ``g_a`` (3 and 3).
         activation: activation of the residual blocks.
+        num_rates: 0 (default): one model per rate weight α, the paper's training. ``N >= 2``:
+            a variable-rate layer with gain units (Cui et al., CVPR 2021;
+            :mod:`ttc_core.variable_rate`): ``forward`` / ``encode`` / ``decode`` take a rate
+            position ``rate`` in ``[0, N−1]``.
+        gain_range: initial gains of the lowest and highest rate point (variable rate only).
     """
 
     def __init__(
@@ -69,8 +83,13 @@ class BaseBottleneck(LatentCodec):
         recon_channels: int = 3,
         recon_blocks: int = 3,
         activation: str = "elu",
+        num_rates: int = 0,
+        gain_range: Sequence[float] = DEFAULT_GAIN_RANGE,
     ):
         super().__init__()
+        check_num_rates(num_rates)
+        # built only in variable-rate mode: a per-α layer's state dict is unchanged
+        self.gain_units = GainUnits(num_rates, latent_channels, gain_range) if num_rates else None
         self.analysis = AnalysisTransform(
             in_channels, latent_channels, analysis_channels, analysis_blocks, activation
         )
@@ -83,15 +102,23 @@ class BaseBottleneck(LatentCodec):
         )
         self.latent_channels = latent_channels
 
-    def decode(self, y_hat: Tensor, size: tuple[int, int]) -> tuple[Tensor, Tensor]:
-        """Pseudo-image and reconstruction of ``y_hat``, cropped to ``size``."""
+    def decode(
+        self, y_hat: Tensor, size: tuple[int, int], *, rate: float | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Pseudo-image and reconstruction of the coded ``y_hat``, cropped to ``size``."""
+        y = self.dequantize(y_hat, rate=rate)
         return (
-            crop(self.task_synthesis(y_hat), size),
-            crop(self.reconstruction_synthesis(y_hat), size),
+            crop(self.task_synthesis(y), size),
+            crop(self.reconstruction_synthesis(y), size),
         )
 
     def forward(
-        self, x: Tensor, detach_reconstruction: bool = False, reconstruct: bool = True
+        self,
+        x: Tensor,
+        detach_reconstruction: bool = False,
+        reconstruct: bool = True,
+        *,
+        rate: float | None = None,
     ) -> BottleneckOutput:
         """Run the base layer.
 
@@ -100,14 +127,28 @@ class BaseBottleneck(LatentCodec):
             detach_reconstruction: feed ``g_a`` a detached ŷ_b (the Baseline's probe; see
                 :class:`~ttc_core.losses.ReconstructionLoss`).
             reconstruct: compute ``g_a`` at all (skip it where nothing uses it).
+            rate: the rate position of a variable-rate layer (required there, refused for a
+                per-α one); training passes the index it drew for the batch.
         """
         size = tuple(x.shape[-2:])
-        y_hat = self.encode(x)
+        q = self.check_rate(rate)
+        y_hat = self.encode(x, rate=q)
         likelihoods = self.entropy_model(y_hat).likelihoods
-        pseudo = crop(self.task_synthesis(y_hat), size)
+        y_dec = self.dequantize(y_hat, rate=q)
+        pseudo = crop(self.task_synthesis(y_dec), size)
         recon = None
         if reconstruct:
-            y_in = y_hat.detach() if detach_reconstruction else y_hat
+            # the Baseline's probe: no gradient into f nor into the gains through g_a
+            y_in = y_dec.detach() if detach_reconstruction else y_dec
             recon = crop(self.reconstruction_synthesis(y_in), size)
         bits = bits_per_image(likelihoods)
-        return BottleneckOutput(y_hat, likelihoods, pseudo, recon, bits, bits / (size[0] * size[1]))
+        return BottleneckOutput(
+            y_hat,
+            likelihoods,
+            pseudo,
+            recon,
+            bits,
+            bits / (size[0] * size[1]),
+            y_decoded=None if q is None else y_dec,
+            rate=q,
+        )

@@ -12,11 +12,13 @@ Spec (``format: "ttc-codec/1"``)::
      "input": {"mean": [..3], "std": [..3], "scale": 255.0,  # model input = (x·scale − mean)/std
                "channel_order": "RGB" | "BGR",                  # for x in [0, 1]
                "resize_shortest_edge": None | [short, max]},    # the task's test-time resize
-     "base": {"kwargs": {...BaseBottleneck args}, "prefix": "backbone.bottleneck."},
+     "base": {"kwargs": {...BaseBottleneck args}, "prefix": "backbone.bottleneck.",
+              "alphas": [...]},                # variable rate only: α of each rate index
      "base_downsample": None | {"kwargs": {...Downsample args}, "prefix": "..."},
      "enhancement": None | {"kwargs": {...EnhancementBottleneck args}, "prefix": "...",
                             "downsample": None | {"kwargs": ..., "prefix": ...},
-                            "output": "image" | "pseudo_image"}}
+                            "output": "image" | "pseudo_image",
+                            "alphas": [...]}}      # variable rate only
 
 Where the spec lives in a checkpoint (:func:`find_codec_spec`, first match): the top-level key
 ``"ttc_codec"``; MMEngine's ``meta["ttc_codec"]``; or a module's ``_extra_state`` entry in the
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -156,6 +158,7 @@ def make_codec_spec(
     resize_shortest_edge: tuple[int, int] | None = None,
     base_downsample: tuple[Mapping[str, Any], str] | None = None,
     enhancement: Mapping[str, Any] | None = None,
+    base_alphas: Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Build the ``"ttc_codec"`` entry an adapter stores in its checkpoints.
 
@@ -171,6 +174,9 @@ def make_codec_spec(
         enhancement: ``{"kwargs", "prefix", "downsample": (kwargs, prefix) | None, "output",
             "task_decoder": None | "module:function"}``; the task decoder is called as
             ``fn(checkpoint_path, decoded_stream) -> numpy array`` (an image or label map).
+            A variable-rate enhancement adds ``"alphas"``: its rate weights, index i ↔ α_i.
+        base_alphas: the rate weights of a variable-rate base (``num_rates`` in its kwargs),
+            recorded so that tools can label each rate position with the α it was trained for.
     """
     if channel_order not in ("RGB", "BGR"):
         raise ValueError(f"channel_order must be 'RGB' or 'BGR', got {channel_order!r}")
@@ -185,7 +191,7 @@ def make_codec_spec(
             if resize_shortest_edge is None
             else [int(v) for v in resize_shortest_edge],
         },
-        "base": _module_spec(base_kwargs, base_prefix),
+        "base": _with_alphas(_module_spec(base_kwargs, base_prefix), base_alphas),
         "base_downsample": None if base_downsample is None else _module_spec(*base_downsample),
         "enhancement": None,
     }
@@ -206,7 +212,15 @@ def make_codec_spec(
             # framework-free
             "task_decoder": task_decoder,
         }
+        _with_alphas(spec["enhancement"], enhancement.get("alphas"))
     return spec
+
+
+def _with_alphas(entry: dict[str, Any], alphas: Sequence[float] | None) -> dict[str, Any]:
+    # only variable-rate layers carry the key: per-α specs (and their digests) are unchanged
+    if alphas is not None:
+        entry["alphas"] = [float(a) for a in alphas]
+    return entry
 
 
 def spec_to_tensor(spec: Mapping[str, Any]) -> torch.Tensor:

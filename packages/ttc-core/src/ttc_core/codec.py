@@ -23,6 +23,12 @@ independent tiles of ``T/16`` latent units (:mod:`ttc_core.tiling`), over ``work
 processes; ŷ_b is sliced to the same tile as the enhancement tile it conditions. The task
 networks and synthesis transforms still see the whole decoded latent. Without ``tile`` the
 stream is version 1, byte for byte what earlier versions wrote.
+
+**Rates.** A variable-rate checkpoint (:mod:`ttc_core.variable_rate`) codes at the rate
+position it is given (``rate`` for the base, ``enhancement_rate`` for the enhancement, each in
+``[0, N−1]``; ``ttc compress --rate``); the stream records each (version 3) and the decoder
+rebuilds the same gains from it. A per-α checkpoint takes no rate and writes the streams it
+always wrote.
 """
 
 from __future__ import annotations
@@ -45,7 +51,9 @@ from .codec_parts import CodecParts, build_parts, model_digest, model_name, save
 from .enhancement import EnhancementBottleneck
 from .entropy.coding import EntropyCoder
 from .layers import Downsample
+from .scalable import side_rate_of
 from .tiling import map_tiles, tile_grid
+from .variable_rate import canonical_rate
 
 __all__ = ["MAX_SIDE", "DecodedStream", "EncodedStream", "ScalableCodec", "latent_crc"]
 
@@ -222,6 +230,55 @@ class ScalableCodec(nn.Module):
         h, w = self.coded_size(height, width, layer)
         return _ceil_div(h, STRIDE), _ceil_div(w, STRIDE)
 
+    # -- rates ------------------------------------------------------------------------------
+    def alphas(self, layer: str = "base") -> list[float] | None:
+        """The rate weights α a variable-rate layer was trained with (rate index i ↔ α_i), as
+        its spec records them; None for a per-α layer or a spec without them."""
+        entry = self.spec.get(layer) or {}
+        values = entry.get("alphas")
+        return None if values is None else [float(a) for a in values]
+
+    def _rate(self, key: str, rate: float | None) -> float | None:
+        """The float32 rate position a layer codes at (None: per-α), or a clear ValueError."""
+        model = self._layer_model(key)
+        option = "--rate" if key == "base" else "--enhancement-rate"
+        if model.variable_rate and rate is None:
+            alphas = self.alphas(key)
+            trained = f" (trained with α = {alphas})" if alphas else ""
+            raise ValueError(
+                f"this checkpoint's {key} layer is variable-rate with {model.num_rates} rate "
+                f"points{trained}: choose a rate position in [0, {model.num_rates - 1}] "
+                f"(0 = lowest rate, fractions interpolate), e.g. ttc compress {option} "
+                f"{model.num_rates - 1}"
+            )
+        if not model.variable_rate and rate is not None:
+            raise ValueError(
+                f"this checkpoint's {key} layer was trained for one rate (per-α): it takes no "
+                f"rate position ({option} {rate} given; leave it out)"
+            )
+        if rate is None:
+            return None
+        return canonical_rate(model.check_rate(rate))
+
+    def _check_stream_rates(self, header: StreamHeader, keys) -> None:
+        for key in keys:
+            model = self._layer_model(key)
+            q = header.rate(key)
+            if model.variable_rate and q is None:
+                raise BitstreamError(
+                    f"the {key} layer of this model is variable-rate, but the stream records no "
+                    "rate position for it"
+                )
+            if not model.variable_rate and q is not None:
+                raise BitstreamError(
+                    f"the stream records a rate position for its {key} layer, which this model "
+                    "codes at one rate only"
+                )
+            if q is not None and not 0 <= q <= model.num_rates - 1:
+                raise BitstreamError(
+                    f"{key} rate position {q} is outside [0, {model.num_rates - 1}] of this model"
+                )
+
     # -- coding -----------------------------------------------------------------------------
     def _layer_model(self, key: str):
         return self.base if key == "base" else self.enhancement
@@ -276,6 +333,8 @@ class ScalableCodec(nn.Module):
         notes: str = "",
         source_size: tuple[int, int] | None = None,
         estimate: bool = True,
+        rate: float | None = None,
+        enhancement_rate: float | None = None,
     ) -> EncodedStream:
         """Code one image (``(1, 3, H, W)`` in [0, 1]); the stream with its rates.
 
@@ -289,11 +348,19 @@ class ScalableCodec(nn.Module):
             source_size: ``(height, width)`` of the file before it was resized to ``x``'s
                 size (recorded in a version-2 stream; decoders write images at it).
             estimate: also compute the likelihood estimate of each layer's bits.
+            rate / enhancement_rate: rate positions of variable-rate layers (required there,
+                refused for per-α layers); recorded in the stream (version 3).
         """
         if layers not in ("base", "all"):
             raise ValueError(f"layers must be 'base' or 'all', got {layers!r}")
         if layers == "all" and self.enhancement is None:
             raise ValueError("this checkpoint has no enhancement layer; use layers='base'")
+        q_base = self._rate("base", rate)
+        q_enh = None
+        if layers == "all":
+            q_enh = self._rate("enhancement", enhancement_rate)
+        elif enhancement_rate is not None:
+            raise ValueError("an enhancement rate needs the enhancement layer: layers='all'")
         t = self._latent_tile(tile)
         self._check_image(x)  # before any work
         x = x.to(self.mean.device)
@@ -303,17 +370,25 @@ class ScalableCodec(nn.Module):
         header.tile, header.notes = t, notes
         if source_size is not None and tuple(source_size) != (header.height, header.width):
             header.source_size = (int(source_size[0]), int(source_size[1]))
+        header.rates = {
+            k: q for k, q in (("base", q_base), ("enhancement", q_enh)) if q is not None
+        }
         estimated: dict[str, float] = {}
-        y_b = self.base.encode(self.base_input(x))
+        y_b = self.base.encode(self.base_input(x), rate=q_base)
         if estimate:
             estimated["base"] = float(self.base.estimated_bits(y_b).sum())
         latents = [("base", y_b, None)]
         if layers == "all":
             # the decoder only has the decoded ŷ_b, which equals y_b exactly
-            y_e = self.enhancement.encode(self.enhancement_input(x))
+            enh = self.enhancement
+            y_e = enh.encode(self.enhancement_input(x), rate=q_enh)
+            side_rate = side_rate_of(enh, q_base)
             if estimate:
-                estimated["enhancement"] = float(self.enhancement.estimated_bits(y_e, y_b).sum())
-            latents.append(("enhancement", y_e, y_b))
+                side = self.base.dequantize(y_b, rate=q_base)
+                estimated["enhancement"] = float(
+                    enh.estimated_bits(y_e, side, side_rate=side_rate).sum()
+                )
+            latents.append(("enhancement", y_e, self._coder_side(y_b, q_base)))
         for key, y, side in latents:
             model = self._layer_model(key)
             shape = (*y.shape[1:], latent_crc(y))
@@ -336,6 +411,8 @@ class ScalableCodec(nn.Module):
         workers: int = 1,
         notes: str = "",
         source_size: tuple[int, int] | None = None,
+        rate: float | None = None,
+        enhancement_rate: float | None = None,
     ) -> bytes:
         """Code one image (``(1, 3, H, W)`` in [0, 1]) into a ``.ttc`` stream
         (:meth:`encode_stream` without the rates)."""
@@ -348,7 +425,17 @@ class ScalableCodec(nn.Module):
             notes=notes,
             source_size=source_size,
             estimate=False,
+            rate=rate,
+            enhancement_rate=enhancement_rate,
         ).data
+
+    def _coder_side(self, y_base: Tensor, base_rate: float | None) -> Tensor:
+        """The enhancement coder's side information from the coded ŷ_b, as encoder and decoder
+        both compute it: dequantised and scaled in float64 on the CPU (variable rate), ŷ_b
+        itself for per-α layers."""
+        side = self.base.dequantize(y_base, rate=base_rate, exact=True)
+        enh = self.enhancement
+        return enh.prepare_side(side, side_rate_of(enh, base_rate), exact=True)
 
     def _expected_latent(self, header: StreamHeader, layer: str, channels: int) -> tuple[int, ...]:
         return (channels, *self.latent_size(header.height, header.width, layer))
@@ -393,6 +480,7 @@ class ScalableCodec(nn.Module):
         header = bitstream.unpack(data)
         self.check_model(header, trust_checkpoint=trust_checkpoint)
         want = ("base", "enhancement") if layers in (None, "all") else ("base",)
+        self._check_stream_rates(header, [k for k in want if k in header.layers])
         y: dict[str, Tensor] = {}
         for key in want:
             if key not in header.layers:
@@ -406,9 +494,13 @@ class ScalableCodec(nn.Module):
                     f"match a {header.height}×{header.width} image (expected "
                     f"{'×'.join(map(str, expected))})"
                 )
-            side = y.get("base") if key == "enhancement" else None
+            side = None
+            if key == "enhancement":
+                side = self._coder_side(y["base"], header.rate("base"))
             if layer.tiles is None:
-                y_hat = model.decompress([layer.string], expected[1:], side, order=header.order)
+                y_hat = model.entropy_model.decompress(
+                    [layer.string], expected[1:], side, header.order
+                )
             else:
                 boxes = tile_grid(layer.height, layer.width, header.tile)
                 y_hat = self._decode_tiles(key, layer, side, boxes, header.order, workers)
@@ -439,11 +531,13 @@ class ScalableCodec(nn.Module):
         )
         device = self.mean.device
         size_b = self.coded_size(header.height, header.width, "base")
-        pseudo, recon = self.base.decode(y["base"].to(device), size_b)
+        pseudo, recon = self.base.decode(y["base"].to(device), size_b, rate=header.rate("base"))
         out = DecodedStream(header, y["base"], pseudo, recon.clamp(0, 1))
         if "enhancement" in y:
             size_e = self.coded_size(header.height, header.width, "enhancement")
-            output = self.enhancement.synthesize(y["enhancement"].to(device), size_e)
+            output = self.enhancement.synthesize(
+                y["enhancement"].to(device), size_e, rate=header.rate("enhancement")
+            )
             if self.spec["enhancement"].get("output", "image") == "image":
                 output = output.clamp(0, 1)
             out.y_enhancement, out.enhancement_output = y["enhancement"], output

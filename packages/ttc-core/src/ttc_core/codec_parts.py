@@ -99,8 +99,13 @@ def model_name(spec: Mapping[str, Any]) -> str:
     """The architecture name a ``.ttc`` header carries."""
     b = spec["base"]["kwargs"]
     name = f"ttc-base-M{b.get('latent_channels', 192)}"
+    if b.get("num_rates"):  # variable rate (ttc_core.variable_rate); per-α names unchanged
+        name += f"-vr{int(b['num_rates'])}"
     if spec.get("enhancement"):
-        name += f"+enh-{spec['enhancement'].get('output', 'image')}"
+        e = spec["enhancement"]
+        name += f"+enh-{e.get('output', 'image')}"
+        if e["kwargs"].get("num_rates"):
+            name += f"-vr{int(e['kwargs']['num_rates'])}"
     return name
 
 

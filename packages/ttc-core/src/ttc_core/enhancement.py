@@ -17,17 +17,19 @@ from .entropy import ConditionalEntropyModel
 from .latent_codec import LatentCodec
 from .losses import bits_per_image
 from .transforms import AnalysisTransform, SynthesisTransform
+from .variable_rate import DEFAULT_GAIN_RANGE, GainUnits, SideGains, check_num_rates
 
 __all__ = ["EnhancementBottleneck", "EnhancementOutput"]
 
 
 @dataclass
 class EnhancementOutput:
-    y_hat: Tensor  #: quantised enhancement latent ŷ_e
+    y_hat: Tensor  #: quantised enhancement latent ŷ_e (what is coded)
     likelihoods: Tensor  #: p(ŷ_e | ŷ_b)
     output: Tensor | None  #: g_e(ŷ_e), (N, out_channels, H, W); None when not synthesised
     bits: Tensor  #: estimated enhancement bits per image, (N,)
     bpp: Tensor  #: estimated enhancement bits per pixel of the H×W input, (N,)
+    rate: float | None = None  #: this layer's rate position (None: per-α)
 
 
 class EnhancementBottleneck(LatentCodec):
@@ -51,6 +53,13 @@ class EnhancementBottleneck(LatentCodec):
       budget. The side-information saving is Standalone vs Continued, like with like; comparing
       Standalone with the conditional model it started from would credit the extra training to
       the absence of side information.
+
+    **Variable rate** (:mod:`ttc_core.variable_rate`). ``num_rates >= 2`` gives this layer gain
+    units (Cui et al., CVPR 2021): its calls take its own rate position ``rate``. ``side_rates``
+    is the number of rate points of a *variable-rate base*: the side information is then the
+    base's decoded ŷ_b' = ŷ_b ⊙ m'_b, scaled by learned per-base-rate vectors
+    (:class:`~ttc_core.variable_rate.SideGains`), and every call takes the base's rate position
+    ``side_rate``: the enhancement knows which base rate it is conditioned on.
     """
 
     def __init__(
@@ -66,9 +75,17 @@ class EnhancementBottleneck(LatentCodec):
         activation: str = "elu",
         standalone: bool = False,
         continued: bool = False,
+        num_rates: int = 0,
+        side_rates: int = 0,
+        gain_range: Sequence[float] = DEFAULT_GAIN_RANGE,
     ):
         super().__init__()
+        check_num_rates(num_rates)
+        check_num_rates(side_rates, "side_rates")
         self.takes_side = True
+        # built only in variable-rate modes: a per-α layer's state dict is unchanged
+        self.gain_units = GainUnits(num_rates, latent_channels, gain_range) if num_rates else None
+        self.side_gains = SideGains(side_rates, side_channels) if side_rates else None
         self.analysis = AnalysisTransform(
             in_channels, latent_channels, analysis_channels, analysis_blocks, activation
         )
@@ -108,9 +125,36 @@ class EnhancementBottleneck(LatentCodec):
             return "standalone"
         return "continued" if self._continued else "conditional"
 
+    @property
+    def side_rates(self) -> int:
+        """Rate points of the variable-rate base this layer is conditioned on (0: per-α)."""
+        return 0 if self.side_gains is None else self.side_gains.num_rates
+
+    def prepare_side(
+        self, side: Tensor | None, side_rate: float | None = None, *, exact: bool = False
+    ) -> Tensor | None:
+        """ŷ_b as the entropy model sees it: scaled by the learned vector of the base's rate
+        position (conditioned on a variable-rate base), else as given."""
+        if self.side_gains is None:
+            return super().prepare_side(side, side_rate, exact=exact)
+        if side_rate is None:
+            raise ValueError(
+                f"this enhancement is conditioned on a variable-rate base with "
+                f"{self.side_rates} rate points: give the base's rate position side_rate"
+            )
+        scale = self.side_gains.scale(side_rate, exact=exact)
+        if side is None:  # Standalone / no side information: zeros, whatever the scale
+            return None
+        if exact:
+            return side.detach().double().cpu() * scale
+        return side * scale.to(side.device, side.dtype)
+
     def _freeze_transforms(self, frozen: bool) -> None:
-        for module in (self.analysis, self.synthesis):
-            module.requires_grad_(not frozen)
+        # gain units and side gains are frozen with the transforms: Standalone / Continued
+        # retrain the entropy model alone (what both adapters freeze by parameter name too)
+        for module in (self.analysis, self.synthesis, self.gain_units, self.side_gains):
+            if module is not None:
+                module.requires_grad_(not frozen)
         self.entropy_model.requires_grad_(True)
 
     def set_standalone(self, standalone: bool = True) -> EnhancementBottleneck:
@@ -133,20 +177,36 @@ class EnhancementBottleneck(LatentCodec):
         self._freeze_transforms(self.entropy_model_only)
         return self
 
-    def forward(self, x: Tensor, side: Tensor | None, synthesize: bool = True) -> EnhancementOutput:
+    def forward(
+        self,
+        x: Tensor,
+        side: Tensor | None,
+        synthesize: bool = True,
+        *,
+        rate: float | None = None,
+        side_rate: float | None = None,
+    ) -> EnhancementOutput:
         """``x``: the input ``(N, C, H, W)``; ``side``: the decoded base ŷ_b (or None).
 
         ``synthesize=False`` skips ``g_e`` (``output`` is None): Standalone / Continued
-        training minimises the rate only.
+        training minimises the rate only. ``rate``: this layer's rate position (variable
+        rate); ``side_rate``: the base's (conditioned on a variable-rate base).
         """
         size = tuple(x.shape[-2:])
-        y_hat = self.encode(x)
-        likelihoods = self.entropy_model(y_hat, side).likelihoods
-        output = crop(self.synthesis(y_hat), size) if synthesize else None
+        q = self.check_rate(rate)
+        y_hat = self.encode(x, rate=q)
+        likelihoods = self.entropy_model(y_hat, self.prepare_side(side, side_rate)).likelihoods
+        output = None
+        if synthesize:
+            output = crop(self.synthesis(self.dequantize(y_hat, rate=q)), size)
         bits = bits_per_image(likelihoods)
-        return EnhancementOutput(y_hat, likelihoods, output, bits, bits / (size[0] * size[1]))
+        return EnhancementOutput(
+            y_hat, likelihoods, output, bits, bits / (size[0] * size[1]), rate=q
+        )
 
     @torch.no_grad()
-    def synthesize(self, y_hat: Tensor, size: tuple[int, int]) -> Tensor:
-        """g_e(ŷ_e) cropped to ``size``."""
-        return crop(self.synthesis(y_hat), size)
+    def synthesize(
+        self, y_hat: Tensor, size: tuple[int, int], *, rate: float | None = None
+    ) -> Tensor:
+        """g_e of the coded ŷ_e (dequantised at ``rate``), cropped to ``size``."""
+        return crop(self.synthesis(self.dequantize(y_hat, rate=rate)), size)

@@ -71,9 +71,12 @@ class RateLoss:
             raise ValueError(f"rate weight alpha must be a finite number >= 0, got {alpha}")
         self.alpha = float(alpha)
 
-    def __call__(self, bpp: Tensor) -> dict[str, Tensor]:
+    def __call__(self, bpp: Tensor, alpha: float | None = None) -> dict[str, Tensor]:
+        """``alpha``: the weight of this batch instead of the configured one: a variable-rate
+        model's α of the rate index drawn for the batch (:mod:`ttc_core.variable_rate`)."""
+        weight = self.alpha if alpha is None else float(alpha)
         mean = bpp.mean()
-        return {"loss_rate": self.alpha * mean, "bpp_estimated": mean.detach()}
+        return {"loss_rate": weight * mean, "bpp_estimated": mean.detach()}
 
 
 class ReconstructionLoss:

@@ -14,6 +14,12 @@ r"""The two-layer forward of scalable coding, written once for every adapter (ME
 
 The base layer is frozen here: the enhancement's rate is conditioned on the ŷ_b the decoder
 will have, and nothing of the enhancement's losses may reach the base (METHOD §2).
+
+**Variable rate** (:mod:`ttc_core.variable_rate`): ``base_rate`` is the rate position the base
+codes at, ``rate`` the enhancement's own. The enhancement's side information is the base's
+*decoded* latent (``ŷ_b ⊙ m'_b``, what the base's synthesis sees; ŷ_b itself for a per-α
+base), and an enhancement built for a variable-rate base (``side_rates``) is told the base's
+rate position as well.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ __all__ = [
     "reconstruction_target",
     "scalable_actual_bits",
     "scalable_forward",
+    "side_rate_of",
 ]
 
 
@@ -41,9 +48,16 @@ __all__ = [
 class ScalableOutput:
     """Both layers of a batch."""
 
-    y_base: Tensor  #: ŷ_b of the frozen base, (N, M_b, h, w), no gradient
+    y_base: Tensor  #: ŷ_b of the frozen base (as coded), (N, M_b, h, w), no gradient
     bits_base: Tensor  #: estimated base bits per image, (N,), no gradient
     enhancement: EnhancementOutput  #: ŷ_e, its likelihoods, bits and (optional) output
+    base_rate: float | None = None  #: the base's rate position (None: a per-α base)
+
+
+def side_rate_of(enhancement: EnhancementBottleneck, base_rate: float | None) -> float | None:
+    """What the enhancement is told of the base's rate: its position if the enhancement was
+    built for a variable-rate base (``side_rates``), else nothing."""
+    return base_rate if enhancement.side_rates else None
 
 
 def scalable_forward(
@@ -53,6 +67,8 @@ def scalable_forward(
     x_enhancement: Tensor | None = None,
     *,
     synthesize: bool = True,
+    rate: float | None = None,
+    base_rate: float | None = None,
 ) -> ScalableOutput:
     """Frozen base → ŷ_b → enhancement conditioned on it.
 
@@ -63,13 +79,22 @@ def scalable_forward(
         x_base / x_enhancement: what each layer codes (``x_enhancement`` defaults to
             ``x_base``); they must give latents of the same spatial size.
         synthesize: run ``g_e`` (False: rate-only training of Standalone / Continued).
+        rate / base_rate: rate positions of the enhancement / the base (variable-rate layers
+            only; see the module docstring).
     """
     with torch.no_grad():
-        y_base = base.encode(x_base)
+        y_base = base.encode(x_base, rate=base_rate)
         bits_base = base.estimated_bits(y_base)
+        side = base.dequantize(y_base, rate=base_rate)
     x_e = x_base if x_enhancement is None else x_enhancement
-    out = enhancement(x_e, side=y_base, synthesize=synthesize)
-    return ScalableOutput(y_base, bits_base, out)
+    out = enhancement(
+        x_e,
+        side=side,
+        synthesize=synthesize,
+        rate=rate,
+        side_rate=side_rate_of(enhancement, base_rate),
+    )
+    return ScalableOutput(y_base, bits_base, out, base_rate)
 
 
 @torch.no_grad()
@@ -80,15 +105,20 @@ def scalable_actual_bits(
     x_enhancement: Tensor | None = None,
     *,
     order: str = "wavefront",
+    rate: float | None = None,
+    base_rate: float | None = None,
 ) -> tuple[list[int], list[int]]:
     """Bits (8 × bytes) of the real rANS strings of each image: ``(base, enhancement)``.
 
     The enhancement is coded given the ŷ_b the base coded, which is the one the decoder
-    decodes exactly.
+    decodes exactly (dequantised as the coder does it: float64 on the CPU).
     """
-    bits_base, y_base = base.actual_bits(x_base, order=order)
+    bits_base, y_base = base.actual_bits(x_base, order=order, rate=base_rate)
+    side = base.dequantize(y_base, rate=base_rate, exact=True)
     x_e = x_base if x_enhancement is None else x_enhancement
-    bits_enhancement, _ = enhancement.actual_bits(x_e, y_base, order=order)
+    bits_enhancement, _ = enhancement.actual_bits(
+        x_e, side, order=order, rate=rate, side_rate=side_rate_of(enhancement, base_rate)
+    )
     return bits_base, bits_enhancement
 
 

@@ -74,6 +74,7 @@ class CodecTerms:
     reconstructions: list[tuple[Tensor, Tensor, list[int]]] = field(default_factory=list)
     psnr_direct: Tensor | None = None  #: PSNR (dB) of g_a(ŷ_b) per image, (N,), no grad
     bits: Tensor | None = None  #: actual bits of the real rANS stream per image, (N,)
+    rate: float | None = None  #: the rate position coded (None: a per-α bottleneck)
 
 
 class TTCBackbone(Backbone):
@@ -94,6 +95,8 @@ class TTCBackbone(Backbone):
         bottleneck_kwargs: the constructor arguments of a ``bottleneck`` module, recorded in the
             codec spec of checkpoints (needed for ``ttc compress`` to rebuild the codec).
         prefix: this module's state-dict prefix in the detector (``"backbone."``).
+        alphas: the rate weights of a variable-rate bottleneck (``num_rates`` in its kwargs),
+            recorded in the codec spec (rate index i ↔ α_i).
     """
 
     def __init__(
@@ -111,8 +114,10 @@ class TTCBackbone(Backbone):
         bottleneck_kwargs: dict[str, Any] | None = None,
         prefix: str = "backbone.",
         test_resize: tuple[int, int] | None = None,
+        alphas: Sequence[float] | None = None,
     ):
         super().__init__()
+        self.alphas = None if not alphas else [float(a) for a in alphas]
         # recorded in the codec spec so that `ttc compress` codes the evaluated image size
         self.test_resize = (
             None if test_resize is None else (int(test_resize[0]), int(test_resize[1]))
@@ -196,8 +201,15 @@ class TTCBackbone(Backbone):
         The plain Detectron2 backbone call; the codec's quantities are not computed beyond what
         the features need (see :meth:`forward_with_terms` for them).
         """
-        features, _ = self.forward_with_terms(x, measure=False)
+        features, _ = self.forward_with_terms(x, measure=False, rate=self.default_rate)
         return features
+
+    @property
+    def default_rate(self) -> float | None:
+        """The highest rate position of a variable-rate bottleneck (what a plain
+        ``backbone(x)`` call codes at); None for a per-α one."""
+        n = self.bottleneck.num_rates
+        return float(n - 1) if n else None
 
     def forward_with_terms(
         self,
@@ -206,6 +218,7 @@ class TTCBackbone(Backbone):
         *,
         detach_reconstruction: bool = False,
         measure: bool = True,
+        rate: float | None = None,
     ) -> tuple[dict[str, Tensor], CodecTerms]:
         """Features of the pseudo-image of ``x`` and the codec's quantities of this batch.
 
@@ -219,6 +232,8 @@ class TTCBackbone(Backbone):
                 ask for (g_a's PSNR, real bitstreams). False where nobody reads them (raw
                 inference outputs, e.g. under test-time augmentation). Training always computes
                 the reconstruction (it is a loss).
+            rate: the rate position of a variable-rate bottleneck (the meta-architecture
+                passes the index drawn for the batch, or its test rate); None for per-α.
         """
         sizes = self._sizes(x, image_sizes)
         n, _, height, width = x.shape
@@ -238,6 +253,7 @@ class TTCBackbone(Backbone):
                     xg.float(),
                     detach_reconstruction=detach_reconstruction,
                     reconstruct=reconstruct,
+                    rate=rate,
                 )
             p = (
                 self.from_unit_rgb(out.pseudo_image)
@@ -262,15 +278,18 @@ class TTCBackbone(Backbone):
             bpp_estimated=bits / pixels,
             image_sizes=sizes,
             reconstructions=reconstructions,
+            rate=None if rate is None else float(rate),
         )
         if psnr_parts:
             terms.psnr_direct = torch.cat(psnr_parts)[inverse]
         if not self.training and measure and self.actual_bits_at_test:
-            terms.bits = self.coded_bits(x01, sizes)
+            terms.bits = self.coded_bits(x01, sizes, rate=rate)
         return self.inner(torch.stack(pseudo)), terms
 
     @torch.no_grad()
-    def coded_bits(self, x01: Tensor, sizes: Sequence[tuple[int, int]]) -> Tensor:
+    def coded_bits(
+        self, x01: Tensor, sizes: Sequence[tuple[int, int]], *, rate: float | None = None
+    ) -> Tensor:
         """Bits of the real rANS stream of each image (8 · bytes), ``(N,)``.
 
         Each image is coded alone at its own size (``x01[i, :, :h, :w]``), as ``ttc compress``
@@ -280,7 +299,7 @@ class TTCBackbone(Backbone):
         out = []
         for i, (h, w) in enumerate(sizes):
             bits, _ = self.bottleneck.actual_bits(
-                x01[i : i + 1, :, :h, :w], order=self.coding_order
+                x01[i : i + 1, :, :h, :w], order=self.coding_order, rate=rate
             )
             out += bits
         return torch.tensor(out, dtype=torch.float64)
@@ -301,6 +320,7 @@ class TTCBackbone(Backbone):
             scale=1.0,
             channel_order="RGB",
             resize_shortest_edge=self.test_resize,
+            base_alphas=self.alphas,
         )
         return spec
 
@@ -373,4 +393,5 @@ def build_ttc_backbone(cfg, input_shape: ShapeSpec) -> TTCBackbone:
         test_resize=(cfg.INPUT.MIN_SIZE_TEST, cfg.INPUT.MAX_SIZE_TEST)
         if cfg.INPUT.MIN_SIZE_TEST > 0
         else None,
+        alphas=list(t.VARIABLE_RATE.ALPHAS) or None,
     )

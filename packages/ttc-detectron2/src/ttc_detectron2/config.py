@@ -38,6 +38,7 @@ __all__ = [
     "bottleneck_kwargs",
     "enhancement_kwargs",
     "has_ttc_config",
+    "rate_position",
     "validate_ttc_config",
 ]
 
@@ -87,6 +88,19 @@ def add_ttc_config(cfg: CN) -> CN:
     t.MODE = "proposed"
     # Weight of the probe's loss in "baseline" mode (only scales the probe's own learning).
     t.PROBE_WEIGHT = 1.0
+    # -- variable rate: one model for the whole RD curve (gain units, Cui et al., CVPR 2021;
+    #    ttc_core.variable_rate). Off by default: one model per ALPHA, the paper's training.
+    t.VARIABLE_RATE = CN()
+    # Rate weights α of the rate points, strictly decreasing (rate index 0 = the lowest rate),
+    # e.g. [4.0, 2.0, 1.0, 0.5]. Non-empty: the bottleneck gets one gain vector per α, every
+    # training batch draws a rate index i and its loss_rate is ALPHAS[i]·bpp (ALPHA is unused).
+    # [] = off.
+    t.VARIABLE_RATE.ALPHAS = []
+    # Rate position evaluation codes at (in [0, len(ALPHAS) − 1]; fractions interpolate the
+    # neighbouring gains); -1 = the highest. `ttc rd sweep --variable-rate` sets it per point.
+    t.VARIABLE_RATE.TEST_RATE = -1.0
+    # Initial gains of the lowest and highest rate point (log-spaced in between; learned).
+    t.VARIABLE_RATE.GAIN_RANGE = [0.7, 1.4]
     # -- the detector side ------------------------------------------------------------------------
     # Name (in BACKBONE_REGISTRY) of the stock backbone that runs on the pseudo-image.
     t.INNER = "build_resnet_fpn_backbone"
@@ -138,6 +152,24 @@ def add_ttc_config(cfg: CN) -> CN:
     # the entropy model trained, for as many steps as Standalone, from the same trained
     # conditional model (refused otherwise). Excludes STANDALONE. METHOD §8.
     e.CONTINUED = False
+    # Variable-rate enhancement (as MODEL.TTC.VARIABLE_RATE): its own rate weights α of
+    # bpp_e, strictly decreasing; [] = one model per ENHANCEMENT.ALPHA. The loss of a batch
+    # uses the α of the rate index it drew.
+    e.VARIABLE_RATE = CN()
+    # Its rate weights α (strictly decreasing); [] = off.
+    e.VARIABLE_RATE.ALPHAS = []
+    # Rate position of the enhancement in evaluation; -1 = the highest.
+    e.VARIABLE_RATE.TEST_RATE = -1.0
+    # Initial gains of its lowest and highest rate point.
+    e.VARIABLE_RATE.GAIN_RANGE = [0.7, 1.4]
+    # On a variable-rate base (one trained with MODEL.TTC.VARIABLE_RATE.ALPHAS): the base's
+    # rate position the enhancement is conditioned on, in training and evaluation (-1 = the
+    # highest). The enhancement is told it (it learns one side-information scale per base
+    # rate point). Unused with a per-α base.
+    e.BASE_RATE = -1.0
+    # On a variable-rate base: draw the base's rate index per training batch instead of
+    # BASE_RATE, so that one enhancement serves every base rate (evaluation uses BASE_RATE).
+    e.SAMPLE_BASE_RATES = False
 
     # -- solver: the reference trains with Adam, lr 1e-4, global gradient-norm clip 1.0 ---------
     # "SGD" (Detectron2's default optimizer) or "ADAM".
@@ -238,6 +270,7 @@ def validate_ttc_config(cfg: CN) -> None:
     for key in ("NORMALIZE_PSEUDO_IMAGE", "TEST_RECONSTRUCTION", "TEST_ACTUAL_BITS"):
         if not isinstance(t[key], bool):
             _fail(f"MODEL.TTC.{key}", t[key], "expected True or False")
+    _validate_variable_rate("MODEL.TTC.VARIABLE_RATE", t.VARIABLE_RATE)
 
     from detectron2.modeling import BACKBONE_REGISTRY
 
@@ -292,12 +325,60 @@ def _validate_enhancement(e: CN) -> None:
     for key in ("STANDALONE", "CONTINUED"):
         if not isinstance(e[key], bool):
             _fail(f"{prefix}.{key}", e[key], "expected True or False")
+    _validate_variable_rate(f"{prefix}.VARIABLE_RATE", e.VARIABLE_RATE)
+    _check_rate_position(f"{prefix}.BASE_RATE", e.BASE_RATE)
+    if not isinstance(e.SAMPLE_BASE_RATES, bool):
+        _fail(f"{prefix}.SAMPLE_BASE_RATES", e.SAMPLE_BASE_RATES, "expected True or False")
     if e.STANDALONE and e.CONTINUED:
         raise TTCConfigError(
             f"{prefix}.STANDALONE and {prefix}.CONTINUED are both True: they exclude each other "
             "(Standalone codes ŷ_e with zeros for ŷ_b, Continued with the true ŷ_b; each is its "
             "own run from the same conditional model)"
         )
+
+
+def _check_rate_position(key: str, value: Any, num_rates: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _fail(key, value, "expected a rate position (a number >= 0), or -1 for the highest")
+    if value != -1 and value < 0:
+        _fail(key, value, "expected a rate position >= 0, or -1 for the highest")
+    if num_rates is not None and value > num_rates - 1:
+        _fail(
+            key,
+            value,
+            f"the model has {num_rates} rate points: expected -1 or 0 to {num_rates - 1}",
+        )
+
+
+def _validate_variable_rate(prefix: str, node: CN) -> None:
+    from ttc_core.variable_rate import VariableRate
+
+    alphas = list(node.ALPHAS)
+    if alphas:
+        try:
+            VariableRate(alphas)
+        except ValueError as exc:
+            raise TTCConfigError(f"{prefix}.ALPHAS = {alphas!r} is invalid: {exc}") from None
+    _check_rate_position(f"{prefix}.TEST_RATE", node.TEST_RATE, len(alphas) or None)
+    if not alphas and node.TEST_RATE != -1:
+        _fail(f"{prefix}.TEST_RATE", node.TEST_RATE, f"a rate position needs {prefix}.ALPHAS")
+    gains = list(node.GAIN_RANGE)
+    if (
+        len(gains) != 2
+        or not all(
+            isinstance(g, (int, float)) and not isinstance(g, bool) and math.isfinite(g)
+            for g in gains
+        )
+        or not 0 < gains[0] < gains[1]
+    ):
+        _fail(f"{prefix}.GAIN_RANGE", node.GAIN_RANGE, "expected two increasing positive numbers")
+
+
+def rate_position(value: float, num_rates: int) -> float | None:
+    """A config's rate position (-1: the highest) for ``num_rates`` points; None if per-α."""
+    if not num_rates:
+        return None
+    return float(num_rates - 1) if value == -1 else float(value)
 
 
 def _validate_selection(cfg: CN) -> None:
@@ -361,15 +442,31 @@ def bottleneck_kwargs(cfg: CN) -> dict[str, Any]:
         "recon_channels": 3,
         "recon_blocks": int(t.RECON_BLOCKS),
         "activation": str(t.ACTIVATION),
+        # only in variable-rate mode: per-α kwargs (and codec specs) stay as they were
+        **(
+            {
+                "num_rates": len(t.VARIABLE_RATE.ALPHAS),
+                "gain_range": [float(g) for g in t.VARIABLE_RATE.GAIN_RANGE],
+            }
+            if t.VARIABLE_RATE.ALPHAS
+            else {}
+        ),
     }
 
 
-def enhancement_kwargs(cfg: CN, side_channels: int) -> dict[str, Any]:
+def enhancement_kwargs(cfg: CN, side_channels: int, side_rates: int = 0) -> dict[str, Any]:
     """Constructor arguments of :class:`ttc_core.enhancement.EnhancementBottleneck` from ``cfg``.
 
-    ``side_channels`` is the base latent's channel count (from the base's codec spec).
+    ``side_channels`` is the base latent's channel count, ``side_rates`` its rate points (0: a
+    per-α base), both from the base's codec spec.
     """
     e = cfg.MODEL.TTC.ENHANCEMENT
+    rates = {}
+    if e.VARIABLE_RATE.ALPHAS:
+        rates["num_rates"] = len(e.VARIABLE_RATE.ALPHAS)
+        rates["gain_range"] = [float(g) for g in e.VARIABLE_RATE.GAIN_RANGE]
+    if side_rates:
+        rates["side_rates"] = int(side_rates)
     return {
         "in_channels": 3,
         "out_channels": 3,
@@ -382,4 +479,5 @@ def enhancement_kwargs(cfg: CN, side_channels: int) -> dict[str, Any]:
         "activation": str(e.ACTIVATION),
         "standalone": bool(e.STANDALONE),
         "continued": bool(e.CONTINUED),
+        **rates,
     }

@@ -41,6 +41,13 @@ detector heads; the base is frozen (no gradients, eval mode, also under ``traine
   ``ttc compress --layers all -c model_final.pth`` writes base + enhancement into one file and
   ``ttc decompress`` rebuilds the reconstruction from it alone, without Detectron2.
 
+**Variable rate** (:mod:`ttc_core.variable_rate`): ``MODEL.TTC.ENHANCEMENT.VARIABLE_RATE.ALPHAS``
+trains one enhancement for several rate points (a rate index drawn per batch, its α weighs
+bpp_e; evaluation at ``VARIABLE_RATE.TEST_RATE``). On a variable-rate base the enhancement
+is conditioned on the base's decoded latent at ``ENHANCEMENT.BASE_RATE`` (or a base rate
+index drawn per batch with ``SAMPLE_BASE_RATES``) and is told that rate position. The
+``"ttc"`` dicts then carry ``rate`` / ``base_rate``.
+
 At inference each output dict holds ``"reconstruction"`` (``(3, H, W)`` RGB in [0, 1] at the
 coded size) and ``"ttc"``, per image in ttc's rate vocabulary: ``bits_base_estimated``,
 ``bits_enhancement_estimated``, ``bits_estimated`` (their sum), the same as ``bpp_*``,
@@ -77,9 +84,10 @@ from ttc_core.frozen import load_frozen_base as core_load_frozen_base
 from ttc_core.losses import RateLoss, psnr, reconstruction_rmse
 from ttc_core.rates import scalable_rates
 from ttc_core.scalable import group_by_size, scalable_actual_bits, scalable_forward
+from ttc_core.variable_rate import VariableRate
 
 from .config import enhancement_kwargs as cfg_enhancement_kwargs
-from .config import validate_ttc_config
+from .config import rate_position, validate_ttc_config
 from .errors import TTCConfigError
 
 __all__ = [
@@ -179,6 +187,11 @@ class TTCReconstructionEnhancement(nn.Module):
         actual_bits_at_test: code every test image with the real rANS coder (both layers).
         coding_order: ``"wavefront"`` or ``"raster"``.
         test_resize: ``(short, max)`` test-time resize, recorded in the codec spec.
+        alphas: rate weights of a variable-rate enhancement (empty: per-α).
+        test_rate: its rate position in evaluation (-1: the highest).
+        base_rate: the rate position of a variable-rate base (-1: the highest).
+        sample_base_rates: draw the base's rate index per training batch instead.
+        base_alphas: the base's rate weights (from its codec spec), recorded in this spec.
     """
 
     @configurable
@@ -194,14 +207,34 @@ class TTCReconstructionEnhancement(nn.Module):
         actual_bits_at_test: bool = False,
         coding_order: str = "wavefront",
         test_resize: tuple[int, int] | None = None,
+        alphas: Sequence[float] = (),
+        test_rate: float = -1.0,
+        base_rate: float = -1.0,
+        sample_base_rates: bool = False,
+        base_alphas: Sequence[float] | None = None,
     ):
         super().__init__()
         if input_format not in ("BGR", "RGB"):
             raise TTCConfigError(f"input_format must be 'BGR' or 'RGB', got {input_format!r}")
         try:
             self.rate_loss = RateLoss(alpha)
+            self.variable_rate = VariableRate(alphas) if alphas else None
         except ValueError as exc:
             raise TTCConfigError(str(exc)) from exc
+        if base.num_rates == 0 and (base_rate != -1 or sample_base_rates):
+            raise TTCConfigError(
+                "MODEL.TTC.ENHANCEMENT.BASE_RATE / SAMPLE_BASE_RATES apply to a variable-rate "
+                "base; this base was trained for one rate (per-α): leave them at their defaults"
+            )
+        try:
+            #: the base's rate position (None: per-α base); evaluation always uses it
+            self.base_rate = rate_position(base_rate, base.num_rates)
+            if self.base_rate is not None:
+                base.check_rate(self.base_rate)
+        except ValueError as exc:
+            raise TTCConfigError(f"MODEL.TTC.ENHANCEMENT.BASE_RATE: {exc}") from exc
+        self.sample_base_rates = bool(sample_base_rates)
+        self.base_alphas = None if base_alphas is None else [float(a) for a in base_alphas]
         self.base_kwargs = dict(base_kwargs)
         self.enhancement_kwargs = dict(enhancement_kwargs)
         if self.enhancement_kwargs.get("side_channels") != base.latent_channels:
@@ -213,6 +246,14 @@ class TTCReconstructionEnhancement(nn.Module):
         self.base.requires_grad_(False)
         self.base.eval()
         self.enhancement = EnhancementBottleneck(**self.enhancement_kwargs)
+        n = self.enhancement.num_rates
+        if n != (0 if self.variable_rate is None else self.variable_rate.num_rates):
+            raise TTCConfigError(
+                f"the enhancement has {n} rate points but ENHANCEMENT.VARIABLE_RATE.ALPHAS "
+                f"{list(alphas)} gives {len(alphas)}: build both from one config"
+            )
+        #: the enhancement's rate position in evaluation (None: per-α)
+        self.test_rate = rate_position(test_rate, n)
         # the coder tables depend only on the fixed scale table: build them now, so that every
         # state dict (before or after an evaluation) has the same shapes
         self.enhancement.update(force=True)
@@ -256,10 +297,16 @@ class TTCReconstructionEnhancement(nn.Module):
                 list(test_resize),
             )
         logger.info("frozen detection base: %s (M = %d)", source, base.latent_channels)
+        e = t.ENHANCEMENT
         return {
             "base": base,
             "base_kwargs": base_kwargs,
-            "enhancement_kwargs": cfg_enhancement_kwargs(cfg, base.latent_channels),
+            "enhancement_kwargs": cfg_enhancement_kwargs(cfg, base.latent_channels, base.num_rates),
+            "alphas": tuple(float(a) for a in e.VARIABLE_RATE.ALPHAS),
+            "test_rate": float(e.VARIABLE_RATE.TEST_RATE),
+            "base_rate": float(e.BASE_RATE),
+            "sample_base_rates": bool(e.SAMPLE_BASE_RATES),
+            "base_alphas": spec["base"].get("alphas"),
             "alpha": t.ENHANCEMENT.ALPHA,
             "input_format": cfg.INPUT.FORMAT,
             "reconstruct_base_at_test": t.TEST_RECONSTRUCTION,
@@ -284,7 +331,12 @@ class TTCReconstructionEnhancement(nn.Module):
 
     def objective(self) -> dict[str, Any]:
         """The training stage and rate weight in force (written into checkpoints)."""
-        return {"stage": self.stage, "alpha": float(self.rate_loss.alpha)}
+        objective = {"stage": self.stage, "alpha": float(self.rate_loss.alpha)}
+        if self.variable_rate is not None:  # per-α objectives are written as before
+            objective.update(alphas=list(self.variable_rate.alphas), test_rate=self.test_rate)
+        if self.base_rate is not None:
+            objective.update(base_rate=self.base_rate, sample_base_rates=self.sample_base_rates)
+        return objective
 
     def train(self, mode: bool = True) -> TTCReconstructionEnhancement:
         """Train the enhancement; the base stays in eval mode (it is frozen)."""
@@ -304,7 +356,9 @@ class TTCReconstructionEnhancement(nn.Module):
                 "prefix": ENHANCEMENT_PREFIX,
                 "downsample": None,
                 "output": "image",
+                "alphas": None if self.variable_rate is None else self.variable_rate.alphas,
             },
+            base_alphas=self.base_alphas,
             **_CODEC_INPUT,
         )
 
@@ -356,16 +410,35 @@ class TTCReconstructionEnhancement(nn.Module):
             out.append(x.flip(0) if self.input_format == "BGR" else x)
         return out
 
-    def _code(self, x: Tensor, reconstruct_base: bool) -> dict[str, Tensor]:
+    def draw_rates(self) -> tuple[float | None, float | None, float | None]:
+        """``(α, rate, base_rate)`` of one training batch: a drawn rate index of a
+        variable-rate enhancement with its α (else ``None`` and the configured α), and the
+        base's rate position (drawn with ``SAMPLE_BASE_RATES``)."""
+        base_rate = self.base_rate
+        if self.sample_base_rates:
+            base_rate = float(torch.randint(self.base.num_rates, (1,)).item())
+        if self.variable_rate is None:
+            return None, None, base_rate
+        index = self.variable_rate.sample()
+        return self.variable_rate.alpha(index), float(index), base_rate
+
+    def _code(
+        self,
+        x: Tensor,
+        reconstruct_base: bool,
+        rate: float | None = None,
+        base_rate: float | None = None,
+    ) -> dict[str, Tensor]:
         """Both layers of a batch of same-sized images ``(N, 3, H, W)``
-        (:func:`ttc_core.scalable.scalable_forward`: the base frozen, without gradient)."""
+        (:func:`ttc_core.scalable.scalable_forward`: the base frozen, without gradient), at
+        the rate positions of variable-rate layers."""
         # the codec runs in float32 also under mixed precision (see TTCBackbone)
         with torch.autocast(device_type=x.device.type, enabled=False):
-            both = scalable_forward(self.base, self.enhancement, x)
+            both = scalable_forward(self.base, self.enhancement, x, rate=rate, base_rate=base_rate)
             psnr_direct = None
             if reconstruct_base:
                 with torch.no_grad():
-                    recon_b = self.base.decode(both.y_base, tuple(x.shape[-2:]))[1]
+                    recon_b = self.base.decode(both.y_base, tuple(x.shape[-2:]), rate=base_rate)[1]
                     psnr_direct = psnr(recon_b, x)
         out = both.enhancement
         return {
@@ -385,16 +458,23 @@ class TTCReconstructionEnhancement(nn.Module):
         images = self.images(batched_inputs)
         sizes = [tuple(x.shape[-2:]) for x in images]
         n = len(images)
+        # variable rate: one draw per batch, its α weighs this batch's rate
+        alpha, rate_index, base_rate = self.draw_rates()
         # batch means (each image weighs the same, whatever its size)
         rmse = bpp_b = bpp_e = psnr_mean = 0.0
         for (h, w), idx in group_by_size(sizes).items():
-            r = self._code(torch.stack([images[i] for i in idx]), reconstruct_base=False)
+            r = self._code(
+                torch.stack([images[i] for i in idx]),
+                reconstruct_base=False,
+                rate=rate_index,
+                base_rate=base_rate,
+            )
             pixels = float(h * w)
             rmse = rmse + r["rmse"].sum() / n
             bpp_e = bpp_e + (r["bits_enhancement"] / pixels).sum() / n
             bpp_b = bpp_b + (r["bits_base"] / pixels).sum() / n
             psnr_mean = psnr_mean + r["psnr_scalable"].sum() / n
-        rate = self.rate_loss(bpp_e.reshape(1))
+        rate = self.rate_loss(bpp_e.reshape(1), alpha)
         losses = {"loss_rate": rate["loss_rate"]}
         if not self.enhancement.entropy_model_only:
             # Standalone / Continued: f_e and g_e are frozen, the rate is all that can change
@@ -408,6 +488,7 @@ class TTCReconstructionEnhancement(nn.Module):
                 "enhancement/bpp_estimated": bpp_e_value + float(bpp_b),
                 "enhancement/psnr_scalable": float(psnr_mean),
                 "enhancement/rmse": float(rmse.detach()),
+                **({} if rate_index is None else {"enhancement/rate_index": rate_index}),
             }
         )
         return losses
@@ -421,7 +502,12 @@ class TTCReconstructionEnhancement(nn.Module):
         results: list[dict[str, Any]] = [{} for _ in images]
         for (h, w), idx in group_by_size(sizes).items():
             x = torch.stack([images[i] for i in idx])
-            r = self._code(x, reconstruct_base=self.reconstruct_base_at_test)
+            r = self._code(
+                x,
+                reconstruct_base=self.reconstruct_base_at_test,
+                rate=self.test_rate,
+                base_rate=self.base_rate,
+            )
             pixels = h * w
             for k, i in enumerate(idx):
                 bits_b, bits_e = float(r["bits_base"][k]), float(r["bits_enhancement"][k])
@@ -432,6 +518,10 @@ class TTCReconstructionEnhancement(nn.Module):
                 }
                 if r["psnr_direct"] is not None:
                     info["psnr_direct"] = float(r["psnr_direct"][k])
+                if self.test_rate is not None:
+                    info["rate"] = self.test_rate
+                if self.base_rate is not None:
+                    info["base_rate"] = self.base_rate
                 if self.actual_bits_at_test:  # real rANS bitstreams: the actual rate
                     info.update(
                         scalable_rates(*self.coded_bits(x[k : k + 1]), pixels, estimated=False)
@@ -445,6 +535,11 @@ class TTCReconstructionEnhancement(nn.Module):
         ``(base, enhancement)`` (:func:`ttc_core.scalable.scalable_actual_bits`: the
         enhancement coded given the ŷ_b the base coded)."""
         bits_b, bits_e = scalable_actual_bits(
-            self.base, self.enhancement, x, order=self.coding_order
+            self.base,
+            self.enhancement,
+            x,
+            order=self.coding_order,
+            rate=self.test_rate,
+            base_rate=self.base_rate,
         )
         return float(bits_b[0]), float(bits_e[0])

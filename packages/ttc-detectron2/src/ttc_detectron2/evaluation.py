@@ -116,7 +116,13 @@ class TTCRateEvaluator(_MeanOverImages):
         output_dir: where to write ``ttc_rate.json`` (per-image records and the summary).
     """
 
-    MEANS = {"bpp_estimated": "bpp_estimated", "bpp": "bpp", "psnr_direct": "psnr_direct"}
+    # "rate": the rate position of a variable-rate model (absent for per-α models)
+    MEANS = {
+        "bpp_estimated": "bpp_estimated",
+        "bpp": "bpp",
+        "psnr_direct": "psnr_direct",
+        "rate": "rate",
+    }
     REQUIRED = "bpp_estimated"
     FILENAME = "ttc_rate.json"
     WHAT = "ttc rate / reconstruction"
@@ -145,6 +151,8 @@ class TTCEnhancementEvaluator(_MeanOverImages):
             "bpp_base",
             "bpp_enhancement",
             "psnr_direct",
+            "rate",  # rate positions of variable-rate layers (absent for per-α ones)
+            "base_rate",
         )
     }
     REQUIRED = "bpp_enhancement_estimated"

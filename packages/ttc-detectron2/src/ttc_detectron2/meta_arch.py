@@ -20,6 +20,12 @@ bitstreams (``MODEL.TTC.TEST_ACTUAL_BITS``) ``bits`` / ``bpp``, the actual rate.
 named ``bpp`` ever holds an estimate. :class:`~ttc_detectron2.evaluation.TTCRateEvaluator`
 averages them.
 
+**Variable rate** (``MODEL.TTC.VARIABLE_RATE.ALPHAS``; gain units, Cui et al., CVPR 2021,
+:mod:`ttc_core.variable_rate`): each training batch draws a rate index i (torch's seeded RNG),
+codes at it and weighs its rate by α_i (``loss_rate`` = α_i · bpp; logged as
+``bottleneck/rate_index``); inference codes at ``VARIABLE_RATE.TEST_RATE`` and every ``"ttc"``
+dict carries ``rate``.
+
 **The codec's terms travel as values, not as state.** ``forward`` and ``inference`` follow
 ``GeneralizedRCNN.forward`` / ``GeneralizedRCNN.inference`` step by step; the one difference is
 the backbone call: :meth:`TTCBackbone.forward_with_terms
@@ -42,9 +48,10 @@ from detectron2.utils.events import get_event_storage
 from torch import Tensor
 
 from ttc_core.losses import RateLoss, ReconstructionLoss
+from ttc_core.variable_rate import VariableRate
 
 from .backbone import CodecTerms, TTCBackbone
-from .config import validate_ttc_config
+from .config import rate_position, validate_ttc_config
 from .errors import TTCConfigError
 
 __all__ = ["TTCGeneralizedRCNN"]
@@ -61,6 +68,8 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         beta: reconstruction weight β (``"proposed"`` mode).
         mode: ``"proposed"`` or ``"baseline"`` (see :class:`ttc_core.losses.ReconstructionLoss`).
         probe_weight: weight of the reconstruction probe in ``"baseline"`` mode.
+        alphas: rate weights of a variable-rate model (strictly decreasing; empty: per-α).
+        test_rate: the rate position inference codes at (-1: the highest).
     """
 
     @configurable
@@ -71,6 +80,8 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         beta: float = 0.1,
         mode: str = "proposed",
         probe_weight: float = 1.0,
+        alphas: tuple[float, ...] = (),
+        test_rate: float = -1.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -82,8 +93,17 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         try:
             self.rate_loss = RateLoss(alpha)
             self.recon_loss = ReconstructionLoss(beta, mode, probe_weight)
+            self.variable_rate = VariableRate(alphas) if alphas else None
         except ValueError as exc:
             raise TTCConfigError(str(exc)) from exc
+        n = self.backbone.bottleneck.num_rates
+        if n != (0 if self.variable_rate is None else self.variable_rate.num_rates):
+            raise TTCConfigError(
+                f"the bottleneck has {n} rate points but MODEL.TTC.VARIABLE_RATE.ALPHAS "
+                f"{list(alphas)} gives {len(alphas)}: build both from one config"
+            )
+        #: the rate position inference codes at (None: per-α)
+        self.test_rate = rate_position(test_rate, n)
         # the mode decides where ŷ_b enters g_a: self.recon_loss is the one source of truth,
         # passed to the backbone with every batch (_features_and_terms)
         logger.info("ttc objective in force: %s", self.objective())
@@ -91,7 +111,7 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
     def objective(self) -> dict[str, Any]:
         """The loss weights in force: ``mode``, ``alpha``, ``beta`` (0 in the Baseline),
         ``probe_weight`` (the Baseline's probe g_a only). Written into checkpoints."""
-        return {
+        objective = {
             "mode": self.recon_loss.mode,
             "alpha": float(self.rate_loss.alpha),
             "beta": float(self.recon_loss.beta),
@@ -99,6 +119,10 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             if self.recon_loss.detach_reconstruction
             else 0.0,
         }
+        if self.variable_rate is not None:  # per-α objectives are written as before
+            objective["alphas"] = list(self.variable_rate.alphas)
+            objective["test_rate"] = self.test_rate
+        return objective
 
     @classmethod
     def from_config(cls, cfg):
@@ -106,10 +130,14 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         ret = super().from_config(cfg)
         t = cfg.MODEL.TTC
         ret.update(alpha=t.ALPHA, beta=t.BETA, mode=t.MODE, probe_weight=t.PROBE_WEIGHT)
+        ret.update(
+            alphas=tuple(float(a) for a in t.VARIABLE_RATE.ALPHAS),
+            test_rate=float(t.VARIABLE_RATE.TEST_RATE),
+        )
         return ret
 
     def _features_and_terms(
-        self, images: ImageList, *, measure: bool = True
+        self, images: ImageList, *, measure: bool = True, rate: float | None = None
     ) -> tuple[dict[str, Tensor], CodecTerms]:
         """The backbone on a preprocessed batch: each image coded at its own unpadded size."""
         return self.backbone.forward_with_terms(
@@ -117,12 +145,21 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             images.image_sizes,
             detach_reconstruction=self.recon_loss.detach_reconstruction,
             measure=measure,
+            rate=rate,
         )
 
-    def ttc_losses(self, terms: CodecTerms) -> dict[str, Tensor]:
-        """``loss_rate`` and ``loss_recon`` of a batch, plus logging-only values."""
+    def draw_rate(self) -> tuple[int | None, float | None]:
+        """``(rate index, its α)`` for one training batch; ``(None, None)`` for per-α."""
+        if self.variable_rate is None:
+            return None, None
+        index = self.variable_rate.sample()
+        return index, self.variable_rate.alpha(index)
+
+    def ttc_losses(self, terms: CodecTerms, alpha: float | None = None) -> dict[str, Tensor]:
+        """``loss_rate`` and ``loss_recon`` of a batch, plus logging-only values; ``alpha``:
+        the rate weight of this batch (variable rate: the α of its drawn index)."""
         out = {}
-        rate = self.rate_loss(terms.bpp_estimated)
+        rate = self.rate_loss(terms.bpp_estimated, alpha)
         out["loss_rate"], out["bpp_estimated"] = rate["loss_rate"], rate["bpp_estimated"]
         if terms.reconstructions:
             n = float(len(terms.bpp_estimated))
@@ -144,7 +181,9 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             gt_instances = [x["instances"].to(self.device) for x in batched_inputs]
         else:
             gt_instances = None
-        features, terms = self._features_and_terms(images)
+        # variable rate: one rate index per batch; its α weighs this batch's rate
+        index, alpha = self.draw_rate()
+        features, terms = self._features_and_terms(images, rate=index)
 
         if self.proposal_generator is not None:
             proposals, proposal_losses = self.proposal_generator(images, features, gt_instances)
@@ -158,7 +197,7 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
                 self.visualize_training(batched_inputs, proposals)
         losses = {**detector_losses, **proposal_losses}
 
-        ttc = self.ttc_losses(terms)
+        ttc = self.ttc_losses(terms, alpha)
         losses["loss_rate"] = ttc["loss_rate"]
         losses["loss_recon"] = ttc["loss_recon"]
         scalars = {
@@ -167,6 +206,8 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         }
         if terms.psnr_direct is not None:
             scalars["bottleneck/psnr_direct"] = terms.psnr_direct.mean().item()
+        if index is not None:
+            scalars["bottleneck/rate_index"] = float(index)
         get_event_storage().put_scalars(**scalars)
         return losses
 
@@ -179,7 +220,9 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         """
         assert not self.training
         images = self.preprocess_image(batched_inputs)
-        features, terms = self._features_and_terms(images, measure=do_postprocess)
+        features, terms = self._features_and_terms(
+            images, measure=do_postprocess, rate=self.test_rate
+        )
         if detected_instances is None:
             if self.proposal_generator is not None:
                 proposals, _ = self.proposal_generator(images, features, None)
@@ -205,5 +248,7 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             if terms.bits is not None:  # real rANS bitstreams: the actual rate
                 info["bits"] = float(terms.bits[i])
                 info["bpp"] = info["bits"] / (h * w)
+            if terms.rate is not None:
+                info["rate"] = terms.rate
             result["ttc"] = info
         return results

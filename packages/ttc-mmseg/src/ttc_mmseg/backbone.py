@@ -51,6 +51,11 @@ class CodecTerms:
     num_pixels: int  #: H·W of the frame: the bpp denominator
 
     @property
+    def rate(self) -> float | None:
+        """The rate position this pass coded at (None: a per-α bottleneck)."""
+        return self.output.rate
+
+    @property
     def bits_estimated(self) -> Tensor:
         """Estimated bits of each image, ``(N,)`` (from the likelihoods)."""
         return self.output.bits
@@ -127,23 +132,42 @@ class TTCBackbone(BaseModule):
         """The tensor the analysis transform codes (the learned-downsampled frame)."""
         return self.downsample(x) if self.downsample is not None else x
 
-    def forward_with_terms(self, x: Tensor) -> tuple[Tensor, CodecTerms]:
+    def forward_with_terms(
+        self, x: Tensor, *, rate: float | None = None
+    ) -> tuple[Tensor, CodecTerms]:
         """The inner backbone's features and the codec's terms of this pass.
 
-        ``g_a`` runs in evaluation, and in training when ``reconstruct`` is set.
+        ``g_a`` runs in evaluation, and in training when ``reconstruct`` is set. ``rate``: the
+        rate position of a variable-rate bottleneck (the segmentor passes the index it drew
+        for the batch, or its test rate).
         """
         reconstruct = self.reconstruct or not self.training
-        return self._forward_codec(x, reconstruct)
+        return self._forward_codec(x, reconstruct, rate)
 
     def forward(self, x: Tensor):
-        """The inner backbone's features (a plain mmseg backbone; ``g_a`` is not run)."""
-        features, _ = self._forward_codec(x, reconstruct=False)
+        """The inner backbone's features (a plain mmseg backbone; ``g_a`` is not run).
+
+        A variable-rate bottleneck codes at its highest rate position here: a plain backbone
+        call has no rate argument (the segmentors call :meth:`forward_with_terms`).
+        """
+        features, _ = self._forward_codec(x, reconstruct=False, rate=self.default_rate)
         return features
 
-    def _forward_codec(self, x: Tensor, reconstruct: bool) -> tuple[Tensor, CodecTerms]:
+    @property
+    def default_rate(self) -> float | None:
+        """The highest rate position of a variable-rate bottleneck; None for a per-α one."""
+        n = self.bottleneck.num_rates
+        return float(n - 1) if n else None
+
+    def _forward_codec(
+        self, x: Tensor, reconstruct: bool, rate: float | None = None
+    ) -> tuple[Tensor, CodecTerms]:
         x_c = self.coded_input(x)
         out = self.bottleneck(
-            x_c, detach_reconstruction=self.detach_reconstruction, reconstruct=reconstruct
+            x_c,
+            detach_reconstruction=self.detach_reconstruction,
+            reconstruct=reconstruct,
+            rate=rate,
         )
         terms = CodecTerms(out, x, x_c, int(x.shape[-2]) * int(x.shape[-1]))
         return self.backbone(out.pseudo_image), terms

@@ -41,6 +41,17 @@ base + enhancement. ``bpp_pixels='frame'`` divides bits by the H·W of the frame
 model (1024×2048: segmentation); ``'coded'`` by the pixels of the coded, learned-downsampled
 frame (512×1024: Cityscapes reconstruction). Both layers are divided by the same count.
 
+**Variable rate** (gain units, Cui et al., CVPR 2021; :mod:`ttc_core.variable_rate`):
+``codec_loss=dict(alphas=[α_0, …])`` (strictly decreasing) trains one enhancement for N rate
+points (``enhancement.num_rates`` is set from it): each training batch draws an index i and is
+weighed by α_i; evaluation codes at ``test_cfg.rate`` (default N−1). On a **variable-rate
+base** the enhancement is conditioned on the base's decoded latent and told its rate
+position (``side_rates``, set from the base's spec): ``base=dict(checkpoint=..., rate=Q)``
+fixes the base's rate position (default: its highest), ``sample_rates=True`` draws a base
+rate index per training batch instead, and ``test_cfg.base_rate`` overrides ``rate`` in
+evaluation. The draws of a batch travel in its :class:`ScalableTerms` (``rate``,
+``base_rate``, ``alpha``).
+
 The two-layer forward and the real bits are ttc-core's (:func:`ttc_core.scalable.scalable_forward`,
 :func:`~ttc_core.scalable.scalable_actual_bits`). The terms of a pass (:class:`ScalableTerms`)
 are returned by :meth:`EnhancementCodecMixin.run_codec` and passed along explicitly; nothing
@@ -73,6 +84,7 @@ from ttc_core.losses import psnr, reconstruction_rmse
 from ttc_core.rates import scalable_rates
 from ttc_core.scalable import reconstruction_target, scalable_actual_bits, scalable_forward
 from ttc_core.selection import REPORT_FILE, read_report
+from ttc_core.variable_rate import VariableRate
 
 from .normalization import input_normalization
 from .segmentors import batch_img_metas
@@ -147,6 +159,10 @@ class FrozenBase(nn.Module):
             is not rebuilt.
         bottleneck / downsample: constructor arguments, only without ``checkpoint`` (the
             weights must then come from ``load_from`` of a model that holds them).
+        rate: the rate position a variable-rate base codes at (default: its highest);
+            refused for a per-α base.
+        sample_rates: draw a rate index of a variable-rate base per training batch (the
+            enhancement then learns every base rate) instead of ``rate``.
 
     It stays in eval mode and without gradients whatever ``train()`` is called with.
     """
@@ -156,15 +172,19 @@ class FrozenBase(nn.Module):
         checkpoint: str | None = None,
         bottleneck: Mapping | None = None,
         downsample: Mapping | None = None,
+        rate: float | None = None,
+        sample_rates: bool = False,
     ):
         super().__init__()
         self.input_spec: dict | None = None
+        self.alphas: list[float] | None = None
         self.source: str | None = None
         if checkpoint is not None:
             # one loader for every adapter: ttc_core.frozen (codec spec → modules, frozen)
             self.source = resolve_checkpoint(checkpoint)
             loaded = load_frozen_base(self.source)
             self.input_spec = dict(loaded.spec["input"])
+            self.alphas = loaded.spec["base"].get("alphas")
             self.bottleneck_kwargs = loaded.bottleneck_kwargs
             self.downsample_kwargs = loaded.downsample_kwargs
             self.bottleneck, self.downsample = loaded.bottleneck, loaded.downsample
@@ -183,6 +203,30 @@ class FrozenBase(nn.Module):
             )
         self.requires_grad_(False)
         super().train(False)
+        n = self.bottleneck.num_rates
+        if not n and (rate is not None or sample_rates):
+            raise ValueError(
+                "model.base.rate / sample_rates apply to a variable-rate base; this base was "
+                "trained for one rate (per-α): leave them out"
+            )
+        try:
+            self.rate = None if not n else float(n - 1 if rate is None else rate)
+            if self.rate is not None:
+                self.bottleneck.check_rate(self.rate)
+        except ValueError as exc:
+            raise ValueError(f"model.base.rate: {exc}") from exc
+        self.sample_rates = bool(sample_rates)
+
+    @property
+    def num_rates(self) -> int:
+        return self.bottleneck.num_rates
+
+    def draw_rate(self) -> float | None:
+        """The base's rate position for one training batch: a drawn index with
+        ``sample_rates``, else ``rate`` (None for a per-α base)."""
+        if self.sample_rates:
+            return float(torch.randint(self.num_rates, (1,)).item())
+        return self.rate
 
     @property
     def latent_channels(self) -> int:
@@ -213,6 +257,9 @@ class ScalableTerms:
     enhancement_input: Tensor  #: what f_e coded
     frame: Tensor  #: the normalised frames
     num_pixels: int  #: the bpp denominator (see ``bpp_pixels``)
+    alpha: float = 0.0  #: the rate weight of this batch (variable rate: α of the drawn index)
+    rate: float | None = None  #: the enhancement's rate position (None: per-α)
+    base_rate: float | None = None  #: the base's rate position (None: per-α base)
 
     @property
     def bits_enhancement(self) -> Tensor:
@@ -261,7 +308,15 @@ class EnhancementCodecMixin:
                 "other: one run trains one of the two controls"
             )
         cfg = {**DEFAULT_ENHANCEMENT_LOSS, **dict(codec_loss or {})}
-        unknown = set(cfg) - set(DEFAULT_ENHANCEMENT_LOSS)
+        #: the rate weights of a variable-rate enhancement (None: one model per α)
+        self.variable_rate = None
+        if cfg.get("alphas") is not None:
+            try:
+                self.variable_rate = VariableRate(cfg["alphas"])
+            except ValueError as exc:
+                raise ValueError(f"model.codec_loss.alphas: {exc}") from exc
+            cfg["alphas"] = list(self.variable_rate.alphas)
+        unknown = set(cfg) - set(DEFAULT_ENHANCEMENT_LOSS) - {"alphas"}
         if unknown:
             raise ValueError(
                 f"unknown codec_loss keys {sorted(unknown)}; known: "
@@ -301,6 +356,25 @@ class EnhancementCodecMixin:
             )
         kwargs.setdefault("synthesis_blocks", synthesis_blocks)
         kwargs.setdefault("out_channels", out_channels)
+        # variable rate: the enhancement's own rate points from codec_loss.alphas, and the
+        # base's (side_rates) from its spec, so that the enhancement knows the base's rate
+        for key, value, source in (
+            (
+                "num_rates",
+                0 if self.variable_rate is None else self.variable_rate.num_rates,
+                "codec_loss.alphas",
+            ),
+            ("side_rates", self.base.num_rates, "the base's num_rates"),
+        ):
+            if kwargs.get(key) not in (None, value):
+                raise ValueError(
+                    f"model.enhancement.{key}={kwargs[key]} but {source} gives {value}: leave "
+                    f"{key} out (it is set from {source})"
+                )
+            if value:
+                kwargs[key] = value
+            else:
+                kwargs.pop(key, None)
         self.enhancement_kwargs = kwargs
         self.enhancement = EnhancementBottleneck(**kwargs)
         self._check_input_normalization()
@@ -308,9 +382,66 @@ class EnhancementCodecMixin:
             self.set_standalone()
         elif continued:
             self.set_continued()
-        print_log(
-            f"{type(self).__name__}: stage {self.stage}, alpha={self.alpha}", logger="current"
-        )
+        self._check_test_rates()
+        rates = f"alpha={self.alpha}"
+        if self.variable_rate is not None:
+            rates = (
+                f"variable rate, alphas={list(self.variable_rate.alphas)} (one drawn per "
+                f"batch), test rate {self.test_rate}"
+            )
+        if self.base.num_rates:
+            rates += (
+                f"; variable-rate base at rate "
+                f"{'drawn per batch' if self.base.sample_rates else self.base.rate}, "
+                f"test base rate {self.test_base_rate}"
+            )
+        print_log(f"{type(self).__name__}: stage {self.stage}, {rates}", logger="current")
+
+    # -- rates ------------------------------------------------------------------------------
+    @property
+    def test_rate(self) -> float | None:
+        """The enhancement's rate position in evaluation (``test_cfg.rate``, default the
+        highest; None for a per-α enhancement)."""
+        if self.variable_rate is None:
+            return None
+        rate = (self.test_cfg or {}).get("rate")
+        return float(self.variable_rate.num_rates - 1) if rate is None else float(rate)
+
+    @property
+    def test_base_rate(self) -> float | None:
+        """The base's rate position in evaluation (``test_cfg.base_rate``, else
+        ``base.rate``; None for a per-α base)."""
+        if not self.base.num_rates:
+            return None
+        rate = (self.test_cfg or {}).get("base_rate")
+        return self.base.rate if rate is None else float(rate)
+
+    def _check_test_rates(self) -> None:
+        cfg = self.test_cfg or {}
+        for key, model, value in (
+            ("rate", self.enhancement, cfg.get("rate")),
+            ("base_rate", self.base.bottleneck, cfg.get("base_rate")),
+        ):
+            if value is None:
+                continue
+            try:
+                model.check_rate(value)
+            except ValueError as exc:
+                raise ValueError(f"model.test_cfg.{key}: {exc}") from exc
+
+    def _draw_rates(self) -> tuple[float, float | None, float | None]:
+        """``(α, rate, base_rate)`` of one pass: drawn per batch in training (variable
+        rate), the test rates in evaluation."""
+        if not self.training:
+            alpha = self.alpha
+            if self.variable_rate is not None:
+                alpha = self.variable_rate.alphas[round(self.test_rate)]
+            return alpha, self.test_rate, self.test_base_rate
+        base_rate = self.base.draw_rate()
+        if self.variable_rate is None:
+            return self.alpha, None, base_rate
+        index = self.variable_rate.sample()
+        return self.variable_rate.alpha(index), float(index), base_rate
 
     # -- configuration ----------------------------------------------------------------------
     def _input_normalization(self) -> tuple[list[float], list[float], str]:
@@ -400,25 +531,42 @@ class EnhancementCodecMixin:
         # (ŷ_b is zeros or the true one, as the entropy model's switch says); the frozen
         # transforms take part without gradient, their parameters require none
         rate_only = self.entropy_model_only and self.training
+        alpha, rate, base_rate = self._draw_rates()
         out = scalable_forward(
-            self.base.bottleneck, self.enhancement, x_b, x_e, synthesize=not rate_only
+            self.base.bottleneck,
+            self.enhancement,
+            x_b,
+            x_e,
+            synthesize=not rate_only,
+            rate=rate,
+            base_rate=base_rate,
         )
         if self.bpp_pixels == "frame":
             num_pixels = int(inputs.shape[-2]) * int(inputs.shape[-1])
         else:
             num_pixels = int(x_e.shape[-2]) * int(x_e.shape[-1])
         return ScalableTerms(
-            out.y_base, out.bits_base, x_b, out.enhancement, x_e, inputs, num_pixels
+            out.y_base,
+            out.bits_base,
+            x_b,
+            out.enhancement,
+            x_e,
+            inputs,
+            num_pixels,
+            alpha=alpha,
+            rate=rate,
+            base_rate=base_rate,
         )
 
     # -- losses -----------------------------------------------------------------------------
     def rate_losses(self, terms: ScalableTerms) -> dict[str, Tensor]:
-        """``loss_rate = α·(bpp_e + bpp_b)`` (bpp_b is a constant) and the logged estimates
-        ``bpp_estimated`` (total), ``bpp_base_estimated``, ``bpp_enhancement_estimated``."""
+        """``loss_rate = α·(bpp_e + bpp_b)`` (bpp_b is a constant; α of the batch, see
+        ``ScalableTerms.alpha``) and the logged estimates ``bpp_estimated`` (total),
+        ``bpp_base_estimated``, ``bpp_enhancement_estimated``."""
         bpp_base = terms.bpp_base.mean().detach()
         bpp_enhancement = terms.bpp_enhancement.mean()
         return {
-            "loss_rate": self.alpha * (bpp_enhancement + bpp_base),
+            "loss_rate": terms.alpha * (bpp_enhancement + bpp_base),
             "bpp_estimated": (bpp_enhancement + bpp_base).detach(),
             "bpp_base_estimated": bpp_base,
             "bpp_enhancement_estimated": bpp_enhancement.detach(),
@@ -456,6 +604,11 @@ class EnhancementCodecMixin:
             base_a, enh_a = self.actual_bits(terms)
             for values, b, e in zip(info, base_a, enh_a, strict=True):
                 values.update(scalable_rates(float(b), float(e), n, estimated=False))
+        for values in info:
+            if terms.rate is not None:
+                values["rate"] = terms.rate
+            if terms.base_rate is not None:
+                values["base_rate"] = terms.base_rate
         for i, (sample, values) in enumerate(zip(data_samples, info, strict=True)):
             if extra is not None:
                 values.update(extra[i])
@@ -470,6 +623,8 @@ class EnhancementCodecMixin:
             terms.base_input,
             terms.enhancement_input,
             order=order,
+            rate=terms.rate,
+            base_rate=terms.base_rate,
         )
 
     # -- checkpoints ------------------------------------------------------------------------
@@ -494,6 +649,7 @@ class EnhancementCodecMixin:
             scale=255.0,
             channel_order=order,
             base_downsample=base_down,
+            base_alphas=self.base.alphas if self.base.num_rates else None,
             enhancement=dict(
                 kwargs={
                     **self.enhancement_kwargs,
@@ -504,6 +660,7 @@ class EnhancementCodecMixin:
                 downsample=enh_down,
                 output=self.enhancement_output_type,
                 task_decoder=self.task_decoder,
+                alphas=None if self.variable_rate is None else self.variable_rate.alphas,
             ),
         )
         network = self.task_network_spec()

@@ -17,6 +17,16 @@ checkpoint by :class:`~ttc_mmseg.hooks.TTCCheckpointHook` (``meta.ttc``).
 
 :class:`CodecSegmentorMixin` holds everything that does not depend on the task, so that other
 segmentors (the enhancement stage's ``EncoderDecoder`` subclasses) can reuse it.
+
+**Variable rate** (gain units, Cui et al., CVPR 2021; :mod:`ttc_core.variable_rate`):
+``codec_loss=dict(alphas=[α_0, …, α_{N−1}], ...)`` (strictly decreasing; ``alpha`` is then
+unused) trains **one** model for N rate points: the bottleneck gets ``num_rates=N`` (set here;
+a conflicting ``backbone.bottleneck.num_rates`` is refused), each training batch draws a rate
+index i (torch's seeded RNG) and its ``loss_rate`` is ``α_i · bpp``. Evaluation codes at
+``test_cfg.rate`` (a rate position in [0, N−1]; default N−1, the highest rate), which
+``ttc rd sweep --variable-rate`` sets per point (``tools/test.py --cfg-options
+model.test_cfg.rate=i``). Predictions then carry ``rate`` too. Without ``alphas`` nothing
+changes: one model per α, the paper's training.
 """
 
 from __future__ import annotations
@@ -30,13 +40,46 @@ from torch import Tensor
 from ttc_core.checkpoint import make_codec_spec
 from ttc_core.losses import RateLoss, ReconstructionLoss, psnr
 from ttc_core.optim import probe_parameters
+from ttc_core.variable_rate import VariableRate
 
 from .backbone import CodecTerms, TTCBackbone
 from .normalization import input_normalization
 
-__all__ = ["CodecSegmentorMixin", "TTCDepthEstimator", "batch_img_metas"]
+__all__ = [
+    "CodecSegmentorMixin",
+    "TTCDepthEstimator",
+    "batch_img_metas",
+    "variable_rate_backbone",
+]
 
 DEFAULT_CODEC_LOSS = dict(alpha=0.01, beta=0.1, mode="proposed", probe_weight=1.0)
+#: optional codec_loss key: the rate weights of a variable-rate base (absent: per-α)
+VARIABLE_RATE_KEY = "alphas"
+
+
+def variable_rate_backbone(backbone: dict | None, codec_loss: dict | None):
+    """The backbone config with ``bottleneck.num_rates`` set from ``codec_loss.alphas``.
+
+    Returns ``(backbone, VariableRate | None)``; a per-α config is returned unchanged.
+    """
+    alphas = dict(codec_loss or {}).get(VARIABLE_RATE_KEY)
+    if alphas is None or backbone is None:
+        return backbone, None
+    try:
+        schedule = VariableRate(alphas)
+    except ValueError as exc:
+        raise ValueError(f"model.codec_loss.alphas: {exc}") from exc
+    backbone = ConfigDict(backbone)
+    bottleneck = dict(backbone.get("bottleneck") or {})
+    given = bottleneck.get("num_rates")
+    if given not in (None, 0, schedule.num_rates):
+        raise ValueError(
+            f"model.backbone.bottleneck.num_rates={given} but codec_loss.alphas has "
+            f"{schedule.num_rates} rate weights: leave num_rates out (it is set from alphas)"
+        )
+    bottleneck["num_rates"] = schedule.num_rates
+    backbone["bottleneck"] = bottleneck
+    return backbone, schedule
 
 
 def batch_img_metas(inputs: Tensor, data_samples) -> list[dict]:
@@ -55,14 +98,27 @@ class CodecSegmentorMixin:
 
     backbone: TTCBackbone
 
-    def _init_codec(self, codec_loss: dict | None) -> None:
+    def _init_codec(
+        self, codec_loss: dict | None, variable_rate: VariableRate | None = None
+    ) -> None:
         if not isinstance(self.backbone, TTCBackbone):
             raise TypeError(
                 f"{type(self).__name__} needs backbone=dict(type='TTCBackbone', ...), got "
                 f"{type(self.backbone).__name__}"
             )
         cfg = {**DEFAULT_CODEC_LOSS, **dict(codec_loss or {})}
-        unknown = set(cfg) - set(DEFAULT_CODEC_LOSS)
+        #: the rate weights of a variable-rate base (None: one model per α)
+        self.variable_rate = variable_rate
+        if variable_rate is None and self.backbone.bottleneck.num_rates:
+            raise ValueError(
+                f"model.backbone.bottleneck.num_rates={self.backbone.bottleneck.num_rates} "
+                "without model.codec_loss.alphas: give the rate weights there (num_rates is "
+                "set from them), or leave num_rates out for one model per α"
+            )
+        if variable_rate is not None:
+            cfg[VARIABLE_RATE_KEY] = list(variable_rate.alphas)
+            self._check_test_rate()
+        unknown = set(cfg) - set(DEFAULT_CODEC_LOSS) - {VARIABLE_RATE_KEY}
         if unknown:
             raise ValueError(
                 f"unknown codec_loss keys {sorted(unknown)}; known: {sorted(DEFAULT_CODEC_LOSS)}"
@@ -80,9 +136,15 @@ class CodecSegmentorMixin:
                 )
             raise ValueError(f"model.codec_loss={cfg}: {exc}.{hint}") from exc
         self.codec_loss_cfg = cfg
+        rate_weights = (
+            f"alpha={cfg['alpha']}"
+            if variable_rate is None
+            else f"variable rate, alphas={list(variable_rate.alphas)} (one drawn per batch; "
+            f"alpha={cfg['alpha']} unused), test rate {self.test_rate}"
+        )
         print_log(
             f"{type(self).__name__}: codec loss in force: mode={cfg['mode']}, "
-            f"alpha={cfg['alpha']}, beta={cfg['beta']}"
+            f"{rate_weights}, beta={cfg['beta']}"
             + (
                 f", probe_weight={cfg['probe_weight']} (g_a on a detached ŷ_b)"
                 if cfg["mode"] == "baseline"
@@ -93,6 +155,30 @@ class CodecSegmentorMixin:
         self.backbone.detach_reconstruction = self.recon_loss.detach_reconstruction
         mean, std = self._input_normalization()
         self.backbone.set_input_normalization(mean, std)
+
+    @property
+    def test_rate(self) -> float | None:
+        """The rate position evaluation codes at: ``test_cfg.rate``, default the highest
+        (None for a per-α model)."""
+        if self.variable_rate is None:
+            return None
+        rate = (self.test_cfg or {}).get("rate")
+        return float(self.variable_rate.num_rates - 1) if rate is None else float(rate)
+
+    def _check_test_rate(self) -> None:
+        rate = (self.test_cfg or {}).get("rate")
+        if rate is not None:
+            try:
+                self.backbone.bottleneck.check_rate(rate)
+            except ValueError as exc:
+                raise ValueError(f"model.test_cfg.rate: {exc}") from exc
+
+    def draw_rate(self) -> tuple[int | None, float | None]:
+        """``(rate index, its α)`` for one training batch (``(None, None)``: per-α)."""
+        if self.variable_rate is None:
+            return None, None
+        index = self.variable_rate.sample()
+        return index, self.variable_rate.alpha(index)
 
     def _input_normalization(self) -> tuple[list[float], list[float]]:
         """The data preprocessor's mean / std on 0–255 pixels (identity when it has none)."""
@@ -111,19 +197,23 @@ class CodecSegmentorMixin:
         return probe_parameters(self)
 
     # -- forward ----------------------------------------------------------------------------
-    def extract_feat_with_terms(self, inputs: Tensor) -> tuple[Tensor, CodecTerms]:
+    def extract_feat_with_terms(
+        self, inputs: Tensor, rate: float | None = None
+    ) -> tuple[Tensor, CodecTerms]:
         """``extract_feat`` that also returns the codec's terms of this pass (``extract_feat``
-        itself returns the features only, as mmseg's does)."""
-        x, terms = self.backbone.forward_with_terms(inputs)
+        itself returns the features only, as mmseg's does); ``rate``: the rate position of a
+        variable-rate bottleneck."""
+        x, terms = self.backbone.forward_with_terms(inputs, rate=rate)
         if self.with_neck:
             x = self.neck(x)
         return x, terms
 
     # -- training ---------------------------------------------------------------------------
-    def codec_losses(self, terms: CodecTerms) -> dict[str, Tensor]:
+    def codec_losses(self, terms: CodecTerms, alpha: float | None = None) -> dict[str, Tensor]:
         """``loss_rate``, ``loss_recon`` and the logged ``bpp_estimated``, ``recon_rmse``,
-        ``psnr_direct``."""
-        losses = dict(self.rate_loss(terms.bpp_estimated))
+        ``psnr_direct``; ``alpha``: the rate weight of this batch (variable rate: the α of
+        the rate index drawn for it)."""
+        losses = dict(self.rate_loss(terms.bpp_estimated, alpha))
         recon = terms.output.reconstruction
         if recon is not None:
             losses.update(self.recon_loss(recon, self.backbone.reconstruction_target(terms)))
@@ -143,17 +233,20 @@ class CodecSegmentorMixin:
             for i, value in enumerate(psnr(terms.output.reconstruction.detach(), target).cpu()):
                 info[i]["psnr_direct"] = float(value)
         if self.test_cfg.get("actual_bits", False):
-            for i, n_bits in enumerate(self.actual_bits(terms.coded_input)):
+            for i, n_bits in enumerate(self.actual_bits(terms.coded_input, terms.rate)):
                 info[i]["bits"] = float(n_bits)
                 info[i]["bpp"] = float(n_bits) / terms.num_pixels
+        if terms.rate is not None:
+            for values in info:
+                values["rate"] = terms.rate
         for sample, values in zip(data_samples, info, strict=True):
             values["coded_shape"] = tuple(int(s) for s in terms.coded_input.shape[-2:])
             sample.set_metainfo(values)
 
-    def actual_bits(self, coded_input: Tensor) -> list[int]:
-        """Bits of the real rANS bitstream of each image (8 × string length)."""
+    def actual_bits(self, coded_input: Tensor, rate: float | None = None) -> list[int]:
+        """Bits of the real rANS bitstream of each image (8 × string length), at ``rate``."""
         order = self.test_cfg.get("coding_order", "wavefront")
-        bits, _ = self.backbone.bottleneck.actual_bits(coded_input, order=order)
+        bits, _ = self.backbone.bottleneck.actual_bits(coded_input, order=order, rate=rate)
         return bits
 
     # -- checkpoints ------------------------------------------------------------------------
@@ -171,6 +264,7 @@ class CodecSegmentorMixin:
             std=std,
             scale=255.0,
             base_downsample=down,
+            base_alphas=None if self.variable_rate is None else self.variable_rate.alphas,
         )
 
 
@@ -184,15 +278,21 @@ class TTCDepthEstimator(CodecSegmentorMixin, DepthEstimator):
             encoder) or ``'baseline'`` (``beta`` must be 0.0, refused otherwise; ``g_a`` is
             trained as a probe on a detached ŷ_b with ``probe_weight``, and
             ``optim_wrapper.constructor='TTCOptimWrapperConstructor'`` keeps it out of the
-            gradient clip of the other parameters).
+            gradient clip of the other parameters). ``alphas=[α_0, …]`` (strictly decreasing)
+            instead trains one variable-rate model (module docstring).
         test_cfg: ``mode`` must be ``'whole'`` (mmseg 1.2.2's ``DepthEstimator.inference``
             ignores ``'slide'``, and the rate is per frame); ``actual_bits=True`` also runs the
             real coder on every image (slow: the context model decodes serially);
-            ``coding_order`` (``'wavefront'``) selects its step order.
+            ``coding_order`` (``'wavefront'``) selects its step order; ``rate`` the rate
+            position of a variable-rate model (default: its highest).
         Other arguments: as ``DepthEstimator``.
     """
 
     def __init__(self, *args, codec_loss: dict | None = None, **kwargs):
+        # a variable-rate codec_loss sets the bottleneck's num_rates before it is built
+        kwargs["backbone"], variable_rate = variable_rate_backbone(
+            kwargs.get("backbone"), codec_loss
+        )
         super().__init__(*args, **kwargs)
         mode = self.test_cfg.get("mode", "whole") if self.test_cfg else "whole"
         if mode != "whole":
@@ -202,17 +302,19 @@ class TTCDepthEstimator(CodecSegmentorMixin, DepthEstimator):
                 "silently runs 'whole' for 'slide' anyway"
             )
         self.test_cfg = ConfigDict(self.test_cfg or dict(mode="whole"))
-        self._init_codec(codec_loss)
+        self._init_codec(codec_loss, variable_rate)
 
     # mmseg's loss / predict, with the codec's terms taken from the same forward pass (the
     # terms are passed along, not left on the backbone); ``_forward`` (tensor mode) and
     # ``extract_feat`` / ``encode_decode`` are mmseg's own, on the plain backbone forward
     def loss(self, inputs: Tensor, data_samples) -> dict:
-        x, terms = self.extract_feat_with_terms(inputs)
+        # variable rate: one rate index per batch, its α weighs this batch's rate term
+        index, alpha = self.draw_rate()
+        x, terms = self.extract_feat_with_terms(inputs, rate=index)
         losses = self._decode_head_forward_train(x, data_samples)
         if self.with_auxiliary_head:
             losses.update(self._auxiliary_head_forward_train(x, data_samples))
-        for key, value in self.codec_losses(terms).items():
+        for key, value in self.codec_losses(terms, alpha).items():
             if key in losses:
                 raise KeyError(f"loss key {key!r} is produced twice")
             losses[key] = value
@@ -222,7 +324,7 @@ class TTCDepthEstimator(CodecSegmentorMixin, DepthEstimator):
         # test_cfg.mode is 'whole' (checked in __init__): mmseg's inference is then
         # whole_inference = encode_decode = extract_feat + decode_head.predict
         metas = batch_img_metas(inputs, data_samples)
-        x, terms = self.extract_feat_with_terms(inputs)
+        x, terms = self.extract_feat_with_terms(inputs, rate=self.test_rate)
         depth = self.decode_head.predict(x, metas, self.test_cfg)
         results = self.postprocess_result(depth, data_samples)
         self.attach_codec_results(results, terms)

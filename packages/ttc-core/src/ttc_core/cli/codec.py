@@ -70,6 +70,20 @@ def _positive(text: str) -> int:
     return value
 
 
+def _rate(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a rate position (a number >= 0, e.g. 2 or 1.5), got {text!r}"
+        ) from None
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"a rate position is a number >= 0, got {text!r}")
+    return value
+
+
 def _decoder_names() -> str:
     from ttc_core.task_decoders import available
 
@@ -327,6 +341,20 @@ def _compress_parser() -> argparse.ArgumentParser:
         default=1,
         help="processes coding the tiles of a tiled stream (default 1)",
     )
+    p.add_argument(
+        "--rate",
+        type=_rate,
+        metavar="Q",
+        help="rate position of a variable-rate base layer, in [0, N-1] for its N rate points "
+        "(0 = lowest rate; a fraction interpolates its neighbours); recorded in the stream. "
+        "Required for a variable-rate checkpoint, refused for a per-α one",
+    )
+    p.add_argument(
+        "--enhancement-rate",
+        type=_rate,
+        metavar="Q",
+        help="rate position of a variable-rate enhancement layer (with --layers all), as --rate",
+    )
     p.add_argument("--json", metavar="PATH", help="write a JSON summary ('-' for stdout)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar for folders")
     p.add_argument(
@@ -370,7 +398,16 @@ def _encode(args, codec, x, notes, source):
         workers=args.workers,
         notes="; ".join(notes),
         source_size=source,
+        rate=args.rate,
+        enhancement_rate=args.enhancement_rate,
     )
+
+
+def _expected_rates(args) -> dict[str, float]:
+    from ttc_core.variable_rate import canonical_rate
+
+    rates = {"base": args.rate, "enhancement": args.enhancement_rate}
+    return {k: canonical_rate(v) for k, v in rates.items() if v is not None}
 
 
 def _valid_stream(path: Path, codec, args) -> tuple[int, int] | None:
@@ -390,6 +427,7 @@ def _valid_stream(path: Path, codec, args) -> tuple[int, int] | None:
         or set(h.layers) != layers
         or h.order != args.order
         or h.tile != (args.tile or 0) // 16
+        or h.rates != _expected_rates(args)
     ):
         return None
     return 8 * len(data), h.num_pixels
@@ -402,6 +440,8 @@ def _compress(argv: Sequence[str] | None) -> int:
         from ttc_core.codec import ScalableCodec
 
         ScalableCodec._latent_tile(args.tile)  # refuse a bad tile before loading anything
+    if args.enhancement_rate is not None and args.layers != "all":
+        raise ValueError("--enhancement-rate codes the enhancement layer: add --layers all")
     if os.path.isdir(args.input):
         return _compress_folder(args)
     image = _read_input(args, args.input)  # refuse a bad file before loading the model
@@ -415,9 +455,10 @@ def _compress(argv: Sequence[str] | None) -> int:
     _write_atomic(Path(args.output), lambda tmp: tmp.write_bytes(encoded.data))
     h, w = x.shape[-2:]
     data = encoded.data
+    rates = "".join(f", {k} rate {q:g}" for k, q in encoded.header.rates.items())
     _log(
         f"wrote {args.output}: {len(data)} bytes, {8 * len(data) / (h * w):.4f} bpp "
-        f"({h}×{w}, {args.layers}{f', tiles of {args.tile}' if args.tile else ''}) "
+        f"({h}×{w}, {args.layers}{f', tiles of {args.tile}' if args.tile else ''}{rates}) "
         f"in {elapsed:.2f}s"
     )
     return 0
@@ -663,6 +704,8 @@ def _info(argv: Sequence[str] | None) -> int:
     if h.tile:
         print(f"tiles:       {16 * h.tile}×{16 * h.tile} pixels ({h.tile} latent units)")
     print(f"model:       {h.model_name} [{h.model_digest.hex()}]")
+    for key, q in h.rates.items():
+        print(f"rate:        {key} layer at rate position {q:g} (variable-rate model)")
     for key, layer in h.layers.items():
         tiles = "" if layer.tiles is None else f" in {len(layer.tiles)} tiles"
         print(

@@ -6,7 +6,9 @@
 - ``ttc rd upgrade``: rewrite RD files of an older format (``ttc-rd/1``) in the current one.
 - ``ttc rd sweep``: one training run per α through the frameworks' launchers, resumable, then
   collect (:mod:`ttc_core.rd.sweep`); ``--slurm [--submit]`` writes (and submits) one Slurm
-  array job instead, whose tasks call ``ttc rd task PLAN INDEX``.
+  array job instead, whose tasks call ``ttc rd task PLAN INDEX``. ``--variable-rate`` trains
+  **one** variable-rate model with all the α and evaluates it at each rate point with real
+  bits instead (:func:`ttc_core.rd.sweep.run_variable_rate`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,14 @@ from ttc_core.rd.collect import SELECT_RULES, CollectError, collect_runs
 from ttc_core.rd.format import FORMAT, RDFormatError, dumps, load_rd, save_rd
 from ttc_core.rd.sweep import (
     FRAMEWORKS,
+    VARIABLE_RATE_KEYS,
     SlurmOptions,
     SweepError,
     plan_sweep,
+    plan_variable_rate,
     run_sweep,
     run_task,
+    run_variable_rate,
     submit,
     write_slurm,
 )
@@ -181,7 +186,25 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--out", required=True, help="sweep directory (one sub-directory per α)")
     w.add_argument("--num-gpus", type=int, default=1, help="GPUs per run (default: 1)")
     w.add_argument("--jobs", type=int, default=1, help="runs at a time (default: 1)")
-    w.add_argument("--alpha-key", help="config key of α (default: the framework's)")
+    w.add_argument(
+        "--alpha-key",
+        help="config key of α (default: the framework's; with --variable-rate the key of the α "
+        f"list, default {', '.join(f'{k}: {v[0]}' for k, v in VARIABLE_RATE_KEYS.items())})",
+    )
+    w.add_argument(
+        "--variable-rate",
+        action="store_true",
+        help="train ONE variable-rate model with all the α (strictly decreasing: rate index 0 "
+        "is the lowest rate) in OUT/variable_rate, then evaluate its chosen checkpoint at each "
+        "rate index with real bits (tools/train_net.py --eval-only / tools/test.py) in "
+        "OUT/rate_<i>, each with a ttc_report.json; collected like per-α runs",
+    )
+    w.add_argument(
+        "--rate-key",
+        help="with --variable-rate: config key of the evaluated rate position (default: "
+        f"{', '.join(f'{k}: {v[1]}' for k, v in VARIABLE_RATE_KEYS.items())}; an enhancement's "
+        "are MODEL.TTC.ENHANCEMENT.VARIABLE_RATE.* for Detectron2)",
+    )
     w.add_argument("--tools-dir", default="tools", help="where the launchers are (default: tools)")
     w.add_argument(
         "--commands",
@@ -251,9 +274,45 @@ def _collect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _variable_rate_sweep(args: argparse.Namespace, launcher_args: Sequence[str]) -> int:
+    import shlex
+
+    if args.slurm or args.submit:
+        raise SweepError(
+            "--variable-rate runs one training and then its evaluations, which depend on it: "
+            "run it where it trains (a Slurm job of its own), without --slurm"
+        )
+    plan = plan_variable_rate(
+        args.framework,
+        args.config,
+        args.alphas,
+        args.out,
+        num_gpus=args.num_gpus,
+        alphas_key=args.alpha_key,
+        rate_key=args.rate_key,
+        extra=launcher_args,
+        tools_dir=args.tools_dir,
+    )
+    if args.commands:
+        if not plan.train.done:  # the evaluations need its checkpoint: printed by a rerun
+            print(shlex.join(plan.train.command))
+        return 0
+    rate_dirs = run_variable_rate(plan)
+    if args.metric and args.name:
+        args.runs = [str(d) for d in rate_dirs]
+        if args.framework == "detectron2" and args.select == "last" and not args.results_file:
+            args.results_file = ["eval_results.json"]  # what --eval-only writes
+        return _collect(args)
+    return 0
+
+
 def _sweep(args: argparse.Namespace, launcher_args: Sequence[str]) -> int:
     import shlex
 
+    if args.variable_rate:
+        return _variable_rate_sweep(args, launcher_args)
+    if args.rate_key:
+        raise SweepError("--rate-key applies to --variable-rate sweeps")
     points = plan_sweep(
         args.framework,
         args.config,

@@ -12,6 +12,19 @@ marker file when a run has finished, so that re-running the same sweep skips fin
     α₂ ─▶ OUT/alpha_α₂/ ─┼─▶ rd.collect ─▶ one RD JSON
     α₃ ─▶ OUT/alpha_α₃/ ─┘
 
+**Variable rate** (:mod:`ttc_core.variable_rate`): :func:`plan_variable_rate` /
+:func:`run_variable_rate` train **one** model with every α (``OUT/variable_rate/``, the α list
+passed as the framework's ``ALPHAS`` key), then evaluate its chosen checkpoint (the one its
+``ttc_report.json`` names, else the final one) once per rate index with real bitstreams
+through the framework's evaluation launcher (``tools/train_net.py --eval-only`` /
+``tools/test.py``, the test-rate key set to the index), each in ``OUT/rate_<i>/``, which gets
+its own ``ttc_report.json`` (the evaluation's numbers, the training's selection, ``rate`` and
+``alpha``). ``rd collect OUT/rate_*`` then reads them as it reads per-α runs::
+
+    α₁ … α_N ─▶ OUT/variable_rate/ (one training) ─┬─ rate 0 ─▶ OUT/rate_0/ ─┐
+                                                    ├─ rate 1 ─▶ OUT/rate_1/ ─┼─▶ rd.collect
+                                                    └─ …                      ┘
+
 On a Slurm cluster, :func:`write_slurm` writes the unfinished points as **one array job**
 (``OUT/sweep.slurm``, one array task per point) and their plan (``OUT/sweep_plan.json``); each
 task runs ``python -m ttc_core.cli rd task OUT/sweep_plan.json $SLURM_ARRAY_TASK_ID`` under
@@ -40,7 +53,11 @@ __all__ = [
     "SlurmOptions",
     "SweepError",
     "SweepPoint",
+    "VARIABLE_RATE_KEYS",
+    "VariableRatePlan",
     "load_plan",
+    "plan_variable_rate",
+    "run_variable_rate",
     "plan_sweep",
     "run_sweep",
     "run_task",
@@ -58,6 +75,20 @@ FRAMEWORKS = {
     "detectron2": ("train_net.py", "MODEL.TTC.ALPHA"),
     "mmseg": ("train.py", "model.codec_loss.alpha"),
 }
+
+
+#: framework -> (config key of the α list, config key of the evaluated rate position) of a
+#: variable-rate base; an enhancement's are given with ``alphas_key`` / ``rate_key``
+VARIABLE_RATE_KEYS = {
+    "detectron2": ("MODEL.TTC.VARIABLE_RATE.ALPHAS", "MODEL.TTC.VARIABLE_RATE.TEST_RATE"),
+    "mmseg": ("model.codec_loss.alphas", "model.test_cfg.rate"),
+}
+#: config overrides that make an evaluation code real bitstreams
+_ACTUAL_BITS = {
+    "detectron2": ["MODEL.TTC.TEST_ACTUAL_BITS", "True"],
+    "mmseg": ["model.test_cfg.actual_bits=True"],
+}
+_EVAL_SCRIPT = {"detectron2": "train_net.py", "mmseg": "test.py"}
 
 
 class SweepError(RuntimeError):
@@ -157,10 +188,19 @@ def _run_one(point: SweepPoint, log: Callable[[str], None]) -> None:
     point.run_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()
     log(f"[sweep] α={point.alpha:g}: {' '.join(point.command)}")
+    cpu = None
     with open(point.run_dir / "sweep.log", "w") as out:
-        rc = subprocess.call(
+        proc = subprocess.Popen(
             point.command, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **point.env}
         )
+        if hasattr(os, "wait4"):
+            # the run's own CPU time (user + system), exact also while other runs share the
+            # machine: the training cost a wall clock under load cannot give
+            _, status, usage = os.wait4(proc.pid, 0)
+            rc = os.waitstatus_to_exitcode(status)
+            cpu = usage.ru_utime + usage.ru_stime
+        else:
+            rc = proc.wait()
     elapsed = time.time() - started
     if rc != 0:
         raise SweepError(
@@ -168,6 +208,8 @@ def _run_one(point: SweepPoint, log: Callable[[str], None]) -> None:
             f"see {point.run_dir / 'sweep.log'}"
         )
     marker = {"alpha": point.alpha, "command": point.command, "seconds": round(elapsed, 1)}
+    if cpu is not None:
+        marker["cpu_seconds"] = round(cpu, 1)
     (point.run_dir / DONE_MARKER).write_text(json.dumps(marker, indent=2))
     log(f"[sweep] α={point.alpha:g} finished in {elapsed:.0f}s")
 
@@ -322,3 +364,217 @@ def submit(script: str | os.PathLike) -> str:
     if proc.returncode != 0:
         raise SweepError(f"sbatch failed (exit {proc.returncode}): {proc.stderr.strip()}")
     return proc.stdout.strip().split(";")[0]
+
+
+# -- variable rate: one training, one evaluation per rate point --------------------------------
+@dataclass
+class VariableRatePlan:
+    """One variable-rate training and the evaluations of its rate points."""
+
+    framework: str
+    config: Path
+    alphas: list[float]
+    out: Path
+    train: SweepPoint
+    rate_key: str
+    alphas_key: str
+    extra: list[str]
+    eval_script: Path
+    python: str
+
+    def rate_dir(self, index: int) -> Path:
+        return self.out / f"rate_{index}"
+
+    @property
+    def rate_dirs(self) -> list[Path]:
+        return [self.rate_dir(i) for i in range(len(self.alphas))]
+
+
+def plan_variable_rate(
+    framework: str,
+    config: str | os.PathLike,
+    alphas: Sequence[float],
+    out: str | os.PathLike,
+    *,
+    num_gpus: int = 1,
+    alphas_key: str | None = None,
+    rate_key: str | None = None,
+    extra: Sequence[str] = (),
+    tools_dir: str | os.PathLike = "tools",
+    python: str = sys.executable,
+) -> VariableRatePlan:
+    """The training of one variable-rate model with every α (strictly decreasing: rate index
+    0 is the lowest rate) and the evaluation plan of its rate points."""
+    from ..variable_rate import VariableRate
+
+    try:
+        schedule = VariableRate(alphas)
+    except ValueError as exc:
+        raise SweepError(str(exc)) from None
+    default_alphas, default_rate = VARIABLE_RATE_KEYS.get(framework, (None, None))
+    alphas_key = alphas_key or default_alphas
+    values = list(schedule.alphas)
+    # the training point: a per-α plan of one "α" whose config value is the whole list
+    points = plan_sweep(
+        framework,
+        config,
+        [values[0]],
+        out,
+        num_gpus=num_gpus,
+        alpha_key=alphas_key,
+        extra=extra,
+        tools_dir=tools_dir,
+        python=python,
+    )
+    train = points[0]
+    train.run_dir = Path(out) / "variable_rate"
+    train.command = _replace_alpha(train.command, framework, alphas_key, values, train.run_dir)
+    eval_script = Path(tools_dir) / _EVAL_SCRIPT[framework]
+    if not eval_script.is_file():
+        raise SweepError(f"evaluation launcher {eval_script} not found")
+    return VariableRatePlan(
+        framework,
+        Path(config),
+        values,
+        Path(out),
+        train,
+        rate_key or default_rate,
+        alphas_key,
+        list(extra),
+        eval_script,
+        python,
+    )
+
+
+def _replace_alpha(cmd: list[str], framework: str, key: str, values, run_dir: Path) -> list[str]:
+    """The per-α command with the α list in place of the single α, in ``run_dir``."""
+    cmd = list(cmd)
+    if framework == "detectron2":
+        cmd[-1] = repr(values)
+        cmd[cmd.index("OUTPUT_DIR") + 1] = str(run_dir)
+    else:
+        cmd[-1] = f"{key}={values!r}"
+        cmd[cmd.index("--work-dir") + 1] = str(run_dir)
+    return cmd
+
+
+def trained_checkpoint(run_dir: Path) -> tuple[Path, dict]:
+    """The checkpoint a finished training chose (its ``ttc_report.json``'s, else the final
+    one) and its report (empty without one)."""
+    from ..selection import read_report
+
+    report = read_report(run_dir) or {}
+    named = report.get("checkpoint")
+    candidates = []
+    if isinstance(named, str) and named:
+        candidates.append(Path(named) if Path(named).is_absolute() else run_dir / named)
+    candidates.append(run_dir / "model_final.pth")
+    pointer = run_dir / "last_checkpoint"
+    if pointer.is_file():
+        name = pointer.read_text(encoding="utf-8").strip()
+        if name:
+            candidates += [Path(name), run_dir / Path(name).name]
+    for path in candidates:
+        if path.is_file():
+            return path.resolve(), report
+    raise SweepError(f"{run_dir}: the training finished but no checkpoint was found")
+
+
+def _eval_command(plan: VariableRatePlan, index: int, checkpoint: Path) -> list[str]:
+    rate_dir = plan.rate_dir(index)
+    rate = repr(float(index))  # a float: yacs refuses an int for a float key
+    if plan.framework == "detectron2":
+        return [
+            plan.python,
+            str(plan.eval_script),
+            "--config-file",
+            str(plan.config),
+            "--eval-only",
+            *plan.extra,
+            "OUTPUT_DIR",
+            str(rate_dir),
+            "MODEL.WEIGHTS",
+            str(checkpoint),
+            plan.alphas_key,
+            repr(plan.alphas),
+            plan.rate_key,
+            rate,
+            *_ACTUAL_BITS["detectron2"],
+        ]
+    return [
+        plan.python,
+        str(plan.eval_script),
+        str(plan.config),
+        str(checkpoint),
+        "--work-dir",
+        str(rate_dir),
+        *plan.extra,
+        "--cfg-options",
+        f"{plan.alphas_key}={plan.alphas!r}",
+        f"{plan.rate_key}={rate}",
+        *_ACTUAL_BITS["mmseg"],
+    ]
+
+
+def _eval_metrics(framework: str, rate_dir: Path) -> dict:
+    """The flat metrics an evaluation launcher wrote into ``rate_dir``."""
+    from .collect import read_records
+
+    if framework == "detectron2":
+        path = rate_dir / "eval_results.json"
+    else:  # tools/test.py: <work_dir>/<timestamp>/<timestamp>.json, the newest
+        stamps = sorted(
+            p for p in rate_dir.iterdir() if p.is_dir() and (p / f"{p.name}.json").is_file()
+        )
+        if not stamps:
+            raise SweepError(f"{rate_dir}: the evaluation wrote no <timestamp>/<timestamp>.json")
+        path = stamps[-1] / f"{stamps[-1].name}.json"
+    if not path.is_file():
+        raise SweepError(f"{rate_dir}: the evaluation wrote no {path.name}")
+    records = read_records(path)
+    if not records:
+        raise SweepError(f"{path}: no results")
+    return dict(records[-1].values)
+
+
+def run_variable_rate(
+    plan: VariableRatePlan,
+    log: Callable[[str], None] = lambda msg: print(msg, file=sys.stderr, flush=True),
+) -> list[Path]:
+    """Train (unless finished earlier), then evaluate every unfinished rate point; returns the
+    rate directories (``OUT/rate_<i>``), each with a ``ttc_report.json`` for ``rd collect``."""
+    from ..selection import write_report
+
+    if plan.train.done:
+        log(f"[sweep] variable-rate training finished earlier ({plan.train.run_dir}), skipped")
+    else:
+        _run_one(plan.train, log)
+    checkpoint, report = trained_checkpoint(plan.train.run_dir)
+    for index, alpha in enumerate(plan.alphas):
+        point = SweepPoint(alpha, plan.rate_dir(index), _eval_command(plan, index, checkpoint))
+        if point.done:
+            log(f"[sweep] rate {index} (α={alpha:g}) evaluated earlier, skipped")
+            continue
+        _run_one(point, log)
+        metrics = _eval_metrics(plan.framework, point.run_dir)
+        metrics = {k: v for k, v in metrics.items() if k not in ("checkpoint", "iteration")}
+        metrics.update(rate=float(index), alpha=float(alpha))
+        write_report(
+            point.run_dir,
+            {k: v for k, v in metrics.items() if k not in ("split", "dataset", "selection")},
+            dataset=str(report.get("dataset") or "test"),
+            checkpoint=str(checkpoint),
+            iteration=report.get("iteration"),
+            selection=report.get("selection"),
+            num_images=_num_images(metrics),
+        )
+    return plan.rate_dirs
+
+
+def _num_images(metrics: dict) -> int | None:
+    for key in ("num_images", "ttc/num_images"):
+        value = metrics.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            metrics.pop(key)
+            return int(value)
+    return None
