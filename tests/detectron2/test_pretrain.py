@@ -106,3 +106,43 @@ def test_ttc_demo_detector_starts_from_the_pretrained_weights(built):
     assert torch.equal(after[head], torch.as_tensor(plain[head]))
     for key in (k for k in after if k.startswith("backbone.bottleneck.")):
         assert torch.equal(after[key], before[key]), key
+
+
+def _cfg(path):
+    from detectron2.config import get_cfg
+
+    import ttc_detectron2
+
+    cfg = get_cfg()
+    ttc_detectron2.add_ttc_config(cfg)
+    cfg.merge_from_file(str(REPO / path))
+    return cfg
+
+
+@pytest.mark.parametrize("method", ["proposed", "baseline"])
+def test_the_pretraining_config_is_the_demo_detectors_inner_network(method):
+    """It must load into the ttc demo detectors: same ResNet, FPN, anchors and heads, the input
+    resize and normalisation they use; only the normalisation layers may differ (BN from
+    scratch, frozen in the ttc runs)."""
+    plain = _cfg(CONFIG)
+    ttc = _cfg(f"configs/detectron2/demo/ttc_{method}_R_18_FPN_demo_synthetic-coco.yaml")
+    assert plain.MODEL.META_ARCHITECTURE == "GeneralizedRCNN"
+    assert ttc.MODEL.TTC.INNER == plain.MODEL.BACKBONE.NAME == "build_resnet_fpn_backbone"
+    same = [
+        "MODEL.RESNETS.DEPTH", "MODEL.RESNETS.RES2_OUT_CHANNELS", "MODEL.RESNETS.OUT_FEATURES",
+        "MODEL.FPN.IN_FEATURES", "MODEL.FPN.OUT_CHANNELS", "MODEL.ANCHOR_GENERATOR.SIZES",
+        "MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS", "MODEL.RPN.IN_FEATURES",
+        "MODEL.ROI_HEADS.NAME", "MODEL.ROI_HEADS.IN_FEATURES", "MODEL.ROI_HEADS.NUM_CLASSES",
+        "MODEL.ROI_BOX_HEAD.NAME", "MODEL.ROI_BOX_HEAD.NUM_FC", "MODEL.ROI_BOX_HEAD.FC_DIM",
+        "MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION", "MODEL.PIXEL_MEAN", "MODEL.PIXEL_STD",
+        "INPUT.MIN_SIZE_TRAIN", "INPUT.MAX_SIZE_TRAIN", "INPUT.FORMAT",
+    ]  # fmt: skip
+    for key in same:
+        a, b = plain, ttc
+        for part in key.split("."):
+            a, b = a[part], b[part]
+        assert a == b, key
+    # its data are its own: no dataset of the study's
+    assert not set(plain.DATASETS.TRAIN + plain.DATASETS.TEST) & set(
+        ttc.DATASETS.TRAIN + ttc.DATASETS.TEST
+    )

@@ -106,12 +106,9 @@ def test_a_global_clip_lets_the_probe_change_the_other_parameters(
     }
     rest_a, rest_b = split(runs[1.0])[1], split(runs[0.0])[1]
     assert any(not torch.equal(rest_a[k], rest_b[k]) for k in rest_a if k.startswith(ENCODER))
-    # and with probe weight 0 the group-wise clip is the global one: the same steps up to
-    # float rounding (the norm of a shorter vector of per-parameter norms may be summed in
-    # another order by the vectorised reduction, so bit-equality would test the CPU)
-    ours = split(baseline_runs[0.0][0])[1]
-    different = [k for k in ours if not torch.allclose(ours[k], rest_b[k], rtol=1e-4, atol=1e-6)]
-    assert not different, different[:5]
+    # (that the group-wise clip of untagged groups is the global clip is a unit test,
+    # tests/core/test_optim.py: after training, two clips that differ by the rounding of a
+    # norm over a shorter vector drift apart under Adam, so comparing runs would test the CPU)
 
 
 def test_proposed_reward_changes_the_encoder(cityscapes_root, tmp_path):
