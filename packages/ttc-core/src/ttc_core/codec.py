@@ -124,6 +124,7 @@ class ScalableCodec(nn.Module):
         self.scale = float(inp["scale"])
         self.bgr = inp.get("channel_order", "RGB") == "BGR"
         self._digest: bytes | None = None
+        self._legacy_digest: bytes | None = None
 
     # -- construction (ttc_core.codec_parts) -------------------------------------------------
     @classmethod
@@ -164,17 +165,23 @@ class ScalableCodec(nn.Module):
             self._digest = model_digest(self.spec, self.state_dict())
         return self._digest
 
+    def legacy_digest(self) -> bytes:
+        """ttc 0.1's digest of this model, which also hashed the coder tables as this machine
+        computes them (only checked for a stream that does not carry today's)."""
+        if self._legacy_digest is None:
+            self._legacy_digest = model_digest(self.spec, self.state_dict(), derived_tables=True)
+        return self._legacy_digest
+
     def digests(self) -> tuple[bytes, bytes]:
-        """The digests a stream of this model may carry: today's, and ttc 0.1's (which also
-        hashed the coder tables as this machine computes them)."""
-        return self.model_digest(), model_digest(self.spec, self.state_dict(), derived_tables=True)
+        """The digests a stream of this model may carry: today's and ttc 0.1's."""
+        return self.model_digest(), self.legacy_digest()
 
     def update(self, force: bool = True) -> None:
         """Build the coders' CDF tables (CompressAI's ``update()``)."""
         self.base.update(force=force)
         if self.enhancement is not None:
             self.enhancement.update(force=force)
-        self._digest = None
+        self._digest = self._legacy_digest = None
 
     # -- pre-processing ---------------------------------------------------------------------
     def _check_image(self, x: Tensor) -> None:
@@ -440,7 +447,6 @@ class ScalableCodec(nn.Module):
     def _expected_latent(self, header: StreamHeader, layer: str, channels: int) -> tuple[int, ...]:
         return (channels, *self.latent_size(header.height, header.width, layer))
 
-    @torch.no_grad()
     def check_model(self, header: StreamHeader, *, trust_checkpoint: bool = False) -> None:
         """Refuse a stream another model wrote (name and digest in its header).
 
@@ -454,7 +460,9 @@ class ScalableCodec(nn.Module):
                 f"stream was written by model {header.model_name}, but this checkpoint is "
                 f"{self.model_name}: decode with the checkpoint that encoded it"
             )
-        if trust_checkpoint or header.model_digest in self.digests():
+        digest = header.model_digest
+        # today's digest first: ttc 0.1's hashes the whole state once more, only for old streams
+        if trust_checkpoint or digest == self.model_digest() or digest == self.legacy_digest():
             return
         raise BitstreamError(
             f"stream was written by model {header.model_name} [{header.model_digest.hex()}], but "
@@ -463,6 +471,7 @@ class ScalableCodec(nn.Module):
             "digest for the same checkpoint: then decode with --trust-checkpoint)"
         )
 
+    @torch.no_grad()
     def decode_latents(
         self,
         data: bytes,
