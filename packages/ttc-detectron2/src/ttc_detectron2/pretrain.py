@@ -26,24 +26,22 @@ reconstructions, which a plain detector does not have.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 
 import detectron2.utils.comm as comm
 from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
-from detectron2.engine import DefaultTrainer, default_argument_parser, default_setup, launch
+from detectron2.engine import DefaultTrainer, default_setup, launch
 from detectron2.evaluation import COCOEvaluator
 
 from .config import add_ttc_config
 from .data import register_coco_spec
 from .errors import helpful_errors
 from .solver import build_optimizer
+from .train_net import build_parser  # the same command line: Detectron2's + --register-coco
 
-__all__ = ["PretrainTrainer", "build_parser", "main", "setup"]
-
-logger = logging.getLogger(__name__)
+__all__ = ["PretrainTrainer", "main", "setup"]
 
 
 class PretrainTrainer(DefaultTrainer):
@@ -100,17 +98,6 @@ def _train(args):
     return results
 
 
-def build_parser():
-    parser = default_argument_parser()
-    parser.add_argument(
-        "--register-coco",
-        action="append",
-        metavar="NAME=JSON:IMAGE_ROOT",
-        help="register a COCO-format dataset (repeatable; in every worker)",
-    )
-    return parser
-
-
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     launch(
@@ -124,4 +111,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    # as ttc_detectron2.train_net: the workers ``--num-gpus N`` spawns unpickle
+    # ``ttc_detectron2.pretrain._train`` by its module's name, not ``__main__``'s
+    from ttc_detectron2.pretrain import main as _main
+
+    _main(sys.argv[1:])

@@ -32,7 +32,7 @@ import shlex
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,6 @@ __all__ = [
     "ensure_pretrained",
     "pretrain_command",
     "read_record",
-    "weights_options",
 ]
 
 #: what a finished build writes (weights, sha256, command, box AP); its absence = not built
@@ -253,8 +252,3 @@ def ensure_pretrained(
             f"scenes {record['box_AP'].get('AP', float('nan')):.1f}"
         )
     return {**record, "path": str(weights), "folder": str(folder), "cached": False}
-
-
-def weights_options(record: dict[str, Any] | None) -> Sequence[str]:
-    """Launcher overrides that start a detector from the pretrained weights."""
-    return ["MODEL.WEIGHTS", record["path"]] if record else []

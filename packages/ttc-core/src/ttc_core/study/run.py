@@ -116,7 +116,7 @@ def _pretrain(scale: Scale, repo: Path, state: dict, timings: dict) -> dict[str,
         repo,
         device=scale.device,
         env={"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads},
-        log=lambda m: _log(m),
+        log=_log,
     )
     timings["pretrain"] = round(time.time() - t0, 1)
     state["pretrained"] = {k: v for k, v in record.items() if k != "folder"}
