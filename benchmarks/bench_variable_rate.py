@@ -35,11 +35,12 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+from ttc_core.provenance import checkout_commit
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "configs" / "mmseg" / "demo"
@@ -60,22 +61,6 @@ BASE_ALPHA = 0.2
 
 def _log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def _commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _seconds(run_dir: Path, key: str = "seconds") -> float:
@@ -219,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict = {
         "benchmark": "benchmarks/bench_variable_rate.py",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "commit": _commit(),
+        "commit": checkout_commit(REPO),
         "seed": args.seed,
         "data": {
             "layout": "cityscapes",

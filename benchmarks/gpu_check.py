@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from ttc_core.provenance import checkout_commit
+
 REPO = Path(__file__).resolve().parents[1]
 
 #: the tiny dry run: a ResNet-18 detector with a 16-channel latent on 64×96 images
@@ -51,13 +53,6 @@ def run(cmd: list[str], log: Path, env: dict | None = None) -> float:
         tail = log.read_text()[-4000:]
         raise SystemExit(f"gpu_check: {' '.join(cmd[:3])} … failed (exit {rc}):\n{tail}")
     return round(time.perf_counter() - start, 1)
-
-
-def commit() -> str:
-    try:
-        return subprocess.check_output(["git", "rev-parse", "HEAD"], cwd=REPO, text=True).strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def step_benchmark(args, out: Path, py: str) -> dict:
@@ -197,7 +192,7 @@ def main(argv=None) -> int:
     record: dict = {
         "command": "bash benchmarks/gpu_check.sh "
         + " ".join(argv if argv is not None else sys.argv[1:]),
-        "commit": commit(),
+        "commit": checkout_commit(REPO),
         "device": device,
         "torch": torch.__version__,
         "tiny": args.tiny,

@@ -20,13 +20,13 @@ import json
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..provenance import checkout_commit
 from ..rd.sweep import SweepPoint, run_sweep
 from ..selection import read_report
 from . import report as rep
@@ -123,22 +123,6 @@ def _pretrain(scale: Scale, repo: Path, state: dict, timings: dict) -> dict[str,
     return {name: Path(record["path"]) for name in p.experiments}
 
 
-def _commit(repo: Path) -> str:
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repo,
-            capture_output=True,
-            text=True,
-        ).stdout.strip()
-        return sha + ("+uncommitted changes" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def run_study(
     scale: Scale,
     out: str | os.PathLike,
@@ -159,8 +143,9 @@ def run_study(
     if not only_report:
         # the code that trained: every commit a (resumed) study's training phases ran at
         commits = state.setdefault("training_commits", [])
-        if _commit(repo) not in commits:
-            commits.append(_commit(repo))
+        commit = checkout_commit(repo)
+        if commit not in commits:
+            commits.append(commit)
         state_path.parent.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state, indent=2))
         t0 = time.time()
@@ -190,7 +175,7 @@ def run_study(
     state.update(timings=timings, scale=scale.name)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     state_path.write_text(json.dumps(state, indent=2))
-    summary = _summarise(scale, out, measured, state, command or "", _commit(repo))
+    summary = _summarise(scale, out, measured, state, command or "", checkout_commit(repo))
     summary["example"] = _example(scale, out, data)
     path = rep.write_json(out / "summary.json", summary)
     (out / "report.md").write_text(rep.render_report(json.loads(path.read_text())))
