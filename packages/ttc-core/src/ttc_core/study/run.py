@@ -352,38 +352,36 @@ def _summarise(
             curve = next(iter(next(iter(variants.values())).values()))
             info = curve.info()
 
-            def metrics(methods: tuple[str, ...], name: str = name) -> list[float]:
-                return [
-                    p["metric"]
-                    for v in methods
-                    for pts in summary["points"][name].get(v, {}).values()
-                    for p in pts
-                ]
-
             # a Baseline's direct reconstruction is its probe's: a measurement of how much of
             # the image ŷ_b holds, not a model of the comparison (METHOD §2); it is reported
             # beside the trivial predictor, not required to beat it
             probe = name in _DIRECT_RECONSTRUCTIONS
-            values = metrics(("Proposed",) if probe else BASE_METHODS)
+            models = ("Proposed",) if probe else BASE_METHODS
+            values = _metric_values(summary["points"][name], models)
             summary["trivial"][name] = {
                 "metric": curve.metric,
                 "predictor": predictor,
                 "trivial": value,
-                "models": "Proposed" if probe else "Proposed, Baseline",
-                "min": min(values) if values else None,
-                "max": max(values) if values else None,
+                "models": ", ".join(models),
+                **_span(values),
                 "all_beat": bool(values)
                 and all(
                     rep.beats_trivial(curve.metric, x, value, info.higher_is_better) for x in values
                 ),
             }
             if probe:
-                probes = metrics(("Baseline",))
-                summary["trivial"][name]["baseline_probe"] = {
-                    "min": min(probes) if probes else None,
-                    "max": max(probes) if probes else None,
-                }
+                probes = _metric_values(summary["points"][name], ("Baseline",))
+                summary["trivial"][name]["baseline_probe"] = _span(probes)
     return summary
+
+
+def _metric_values(points: dict, methods: tuple[str, ...]) -> list[float]:
+    """Every RD point's metric of ``methods`` (all seeds) from a summary's ``points[name]``."""
+    return [p["metric"] for m in methods for pts in points.get(m, {}).values() for p in pts]
+
+
+def _span(values: list[float]) -> dict[str, float | None]:
+    return {"min": min(values) if values else None, "max": max(values) if values else None}
 
 
 #: the curves of the bases' direct reconstructions g_a(ŷ_b) (the Baseline's: its probe)
