@@ -61,7 +61,9 @@ def build_cfg(args, ttc: bool):
     )
     if args.depth < 50:
         cfg.MODEL.RESNETS.RES2_OUT_CHANNELS = 64
-    if not ttc:
+    if ttc:
+        cfg.merge_from_list(list(args.ttc_opts))
+    else:
         cfg.merge_from_list(
             [
                 "MODEL.META_ARCHITECTURE",
@@ -221,6 +223,14 @@ def main(argv=None) -> int:
         choices=("float16", "bfloat16"),
         help="mixed precision: autocast dtype of both models (as SOLVER.AMP.PRECISION)",
     )
+    p.add_argument(
+        "--ttc-opts",
+        nargs="*",
+        default=[],
+        metavar="KEY VALUE",
+        help="config overrides of the ttc model, e.g. the Baseline without probe: "
+        "MODEL.TTC.MODE baseline MODEL.TTC.BETA 0.0 MODEL.TTC.PROBE_WEIGHT 0.0",
+    )
     p.add_argument("--json", help="also write the results to this JSON file")
     args = p.parse_args(argv)
     if args.threads:
@@ -244,6 +254,7 @@ def main(argv=None) -> int:
         "latent_channels": args.latent,
         "cudnn_benchmark": args.cudnn_benchmark,
         "amp": args.amp,
+        "ttc_opts": list(args.ttc_opts),
         "torch": torch.__version__,
         "plain": plain,
         "ttc": ttc,
@@ -256,6 +267,7 @@ def main(argv=None) -> int:
         f"R{args.depth}-FPN; M={args.latent}"
         + ("; cudnn.benchmark" if args.cudnn_benchmark else "")
         + (f"; AMP {args.amp}" if args.amp else "")
+        + (f"; ttc {' '.join(args.ttc_opts)}" if args.ttc_opts else "")
     )
     print(f"{'model':<8} {'params':>12} {'step (s)':>10} {'peak mem (MiB)':>15}")
     for name in ("plain", "ttc"):

@@ -113,6 +113,33 @@ def test_baseline_probe_weight_leaves_every_other_parameter_bit_identical(
     assert any(k.startswith(ENCODER) for k in leaked), leaked
 
 
+def test_a_reconstruction_loss_of_weight_zero_skips_g_a_in_training(registered):
+    """Baseline without probe (and Proposed with β = 0): g_a is frozen and never run in
+    training (its forward and backward are the avoidable part of the step), the loss keys stay."""
+    from detectron2.data import DatasetCatalog, DatasetMapper
+    from detectron2.modeling import build_model
+    from detectron2.utils.events import EventStorage
+
+    mapper = DatasetMapper(tiny_cfg(), is_train=True)
+    inputs = [mapper(d) for d in DatasetCatalog.get(registered[0])[:2]]
+    for mode, key in (("baseline", "MODEL.TTC.PROBE_WEIGHT"), ("proposed", "MODEL.TTC.BETA")):
+        for weight in (0.0, 1.0):
+            torch.manual_seed(0)
+            model = build_model(tiny_cfg(key, weight, mode=mode)).train()
+            g_a = model.backbone.bottleneck.reconstruction_synthesis
+            calls = []
+            g_a.register_forward_hook(lambda *args, calls=calls: calls.append(1))
+            with EventStorage():
+                losses = model(inputs)
+            assert "loss_recon" in losses
+            assert bool(calls) == (weight > 0), (mode, weight)
+            assert all(p.requires_grad == (weight > 0) for p in g_a.parameters())
+            if weight == 0:
+                assert float(losses["loss_recon"]) == 0.0
+            sum(losses.values()).backward()
+            assert model.backbone.bottleneck.analysis[0].weight.grad.abs().sum() > 0
+
+
 def test_proposed_beta_changes_the_encoder(registered, tmp_path):
     rewarded = _train_state(tmp_path / "b1", "MODEL.TTC.BETA", 4.0)
     plain = _train_state(tmp_path / "b0", "MODEL.TTC.BETA", 0.0)

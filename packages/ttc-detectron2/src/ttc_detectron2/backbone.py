@@ -219,6 +219,7 @@ class TTCBackbone(Backbone):
         detach_reconstruction: bool = False,
         measure: bool = True,
         rate: float | None = None,
+        train_reconstruction: bool = True,
     ) -> tuple[dict[str, Tensor], CodecTerms]:
         """Features of the pseudo-image of ``x`` and the codec's quantities of this batch.
 
@@ -230,15 +231,20 @@ class TTCBackbone(Backbone):
                 meta-architecture's :class:`~ttc_core.losses.ReconstructionLoss` says so).
             measure: at test time, compute what ``reconstruct_at_test`` / ``actual_bits_at_test``
                 ask for (g_a's PSNR, real bitstreams). False where nobody reads them (raw
-                inference outputs, e.g. under test-time augmentation). Training always computes
-                the reconstruction (it is a loss).
+                inference outputs, e.g. under test-time augmentation).
+            train_reconstruction: in training, compute g_a (its loss). The meta-architecture
+                passes False where the loss has weight 0 (a Baseline without probe, β = 0):
+                g_a's forward and backward then cost nothing.
             rate: the rate position of a variable-rate bottleneck (the meta-architecture
                 passes the index drawn for the batch, or its test rate); None for per-α.
         """
         sizes = self._sizes(x, image_sizes)
         n, _, height, width = x.shape
         x01 = self.to_unit_rgb(x)
-        reconstruct = self.training or (measure and self.reconstruct_at_test)
+        if self.training:
+            reconstruct = train_reconstruction
+        else:
+            reconstruct = measure and self.reconstruct_at_test
 
         pseudo: list[Tensor | None] = [None] * n
         bits_parts, order = [], []

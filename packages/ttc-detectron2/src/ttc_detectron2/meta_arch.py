@@ -96,6 +96,10 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             self.variable_rate = VariableRate(alphas) if alphas else None
         except ValueError as exc:
             raise TTCConfigError(str(exc)) from exc
+        if self.recon_loss.weight == 0:
+            # g_a has no loss to learn from (a Baseline without probe, β = 0): it is not run in
+            # training, so frozen (DDP would otherwise wait for gradients that never come)
+            self.backbone.bottleneck.reconstruction_synthesis.requires_grad_(False)
         n = self.backbone.bottleneck.num_rates
         if n != (0 if self.variable_rate is None else self.variable_rate.num_rates):
             raise TTCConfigError(
@@ -146,6 +150,8 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
             detach_reconstruction=self.recon_loss.detach_reconstruction,
             measure=measure,
             rate=rate,
+            # a loss of weight 0 (Baseline without probe, β = 0) is not worth computing
+            train_reconstruction=self.recon_loss.weight > 0,
         )
 
     def draw_rate(self) -> tuple[int | None, float | None]:
@@ -169,6 +175,8 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
                 loss = loss + r["loss_recon"] * (len(idx) / n)
                 rmse = rmse + r["recon_rmse"] * (len(idx) / n)
             out["loss_recon"], out["recon_rmse"] = loss, rmse
+        else:  # g_a not run (its loss weight is 0): the same loss keys, no reconstruction
+            out["loss_recon"] = terms.bits_estimated.new_zeros(())
         return out
 
     def forward(self, batched_inputs):
@@ -200,10 +208,9 @@ class TTCGeneralizedRCNN(GeneralizedRCNN):
         ttc = self.ttc_losses(terms, alpha)
         losses["loss_rate"] = ttc["loss_rate"]
         losses["loss_recon"] = ttc["loss_recon"]
-        scalars = {
-            "bottleneck/bpp_estimated": ttc["bpp_estimated"].item(),
-            "bottleneck/recon_rmse": ttc["recon_rmse"].item(),
-        }
+        scalars = {"bottleneck/bpp_estimated": ttc["bpp_estimated"].item()}
+        if "recon_rmse" in ttc:
+            scalars["bottleneck/recon_rmse"] = ttc["recon_rmse"].item()
         if terms.psnr_direct is not None:
             scalars["bottleneck/psnr_direct"] = terms.psnr_direct.mean().item()
         if index is not None:
