@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
 from .layers import ResidualBottleneckBlock, conv, deconv
 
-__all__ = ["AnalysisTransform", "SynthesisTransform"]
+__all__ = ["INIT_GAIN", "AnalysisTransform", "SynthesisTransform"]
+
+#: initial gain of ``f``'s last convolution: ``y`` of a natural image then varies by ≈ 1–3
+#: quantisation steps across a channel (measured on generated scenes, 32 and 192 channels)
+INIT_GAIN = 32.0
 
 
 def _check_widths(name: str, channels: Sequence[int], blocks: int) -> tuple[int, ...]:
@@ -39,6 +44,12 @@ class AnalysisTransform(nn.Sequential):
         channels: widths after each of the first three convolutions.
         blocks: residual blocks after each of the first three convolutions.
         activation: activation inside the residual blocks.
+        init_gain: factor on the last convolution's initial weights and bias. With PyTorch's
+            default initialisation ``y`` of a natural image varies by ≈ 0.02–0.1 across a
+            channel: every element rounds to 0, the rate is 0 and nothing reaches the task
+            network until ``f`` has grown by an order of magnitude, which a short schedule
+            never sees (a base trained for 100 iterations stayed at box AP 0). The default
+            starts ``y`` at a few quantisation steps; the rate term shrinks it from there.
     """
 
     def __init__(
@@ -48,13 +59,18 @@ class AnalysisTransform(nn.Sequential):
         channels: Sequence[int] = (24, 48, 192),
         blocks: int = 3,
         activation: str = "elu",
+        init_gain: float = INIT_GAIN,
     ):
         c1, c2, c3 = _check_widths("AnalysisTransform", channels, blocks)
         layers: list[nn.Module] = []
         for cin, cout in ((in_channels, c1), (c1, c2), (c2, c3)):
             layers.append(conv(cin, cout))
             layers += [ResidualBottleneckBlock(cout, 3, activation) for _ in range(blocks)]
-        layers.append(conv(c3, latent_channels))
+        last = conv(c3, latent_channels)
+        with torch.no_grad():
+            last.weight.mul_(init_gain)
+            last.bias.mul_(init_gain)
+        layers.append(last)
         super().__init__(*layers)
         self.in_channels = in_channels
         self.latent_channels = latent_channels

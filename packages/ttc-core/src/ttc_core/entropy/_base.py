@@ -30,12 +30,18 @@ from torch import Tensor, nn
 from ..quantization import ste_round
 from . import coding
 
-__all__ = ["AutoregressiveEntropyModel", "EntropyParameters", "SCALE_TABLE_LEVELS"]
+__all__ = ["AutoregressiveEntropyModel", "EntropyParameters", "INIT_SCALE", "SCALE_TABLE_LEVELS"]
 
 #: Levels of the coder's scale table (log-spaced over [0.11, 256]). CompressAI's default of 64
 #: rounds σ up by as much as 13 %, which made actual enhancement bits exceed the likelihood
 #: estimate by ~1.7 % on a trained model; 256 levels (≤ 3 % per step) bring it under 0.5 %.
 SCALE_TABLE_LEVELS = 256
+
+#: σ an untrained model predicts, in quantisation steps: the spread of a latent from an untrained
+#: :class:`~ttc_core.transforms.AnalysisTransform` (``INIT_GAIN``). With the default bias of 0
+#: every σ sat at the 0.11 bound, most elements at the likelihood bound (≈ 30 bits each), and
+#: the estimate overstated the coder's bits by 15–20 % until training had moved σ.
+INIT_SCALE = 2.0
 
 
 @dataclass
@@ -81,6 +87,13 @@ class AutoregressiveEntropyModel(nn.Module):
         self.gaussian_conditional = GaussianConditional(
             None, scale_bound=scale_bound, likelihood_bound=likelihood_bound
         )
+
+    def _start_scales_at(self, scale: float) -> None:
+        """Set the σ half of the last layer's bias (subclasses call it once they have built
+        ``entropy_parameters``): the model starts at σ ≈ ``scale``, μ ≈ 0."""
+        last = self.entropy_parameters[-1]
+        with torch.no_grad():
+            last.bias[: self.latent_channels].fill_(scale)
 
     # -- model ---------------------------------------------------------------------------
     def side_features(self, side: Tensor | None, y_hat: Tensor) -> Tensor | None:

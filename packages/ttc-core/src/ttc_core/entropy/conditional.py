@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from ..layers import ResidualBottleneckBlock
-from ._base import AutoregressiveEntropyModel
+from ._base import INIT_SCALE, AutoregressiveEntropyModel
 
 __all__ = ["ConditionalEntropyModel"]
 
@@ -37,6 +37,7 @@ class ConditionalEntropyModel(AutoregressiveEntropyModel):
         standalone: bool = False,
         scale_bound: float = 0.11,
         likelihood_bound: float = 1e-9,
+        init_scale: float = INIT_SCALE,
         activation: str = "elu",
     ):
         m, s = latent_channels, side_channels
@@ -57,6 +58,7 @@ class ConditionalEntropyModel(AutoregressiveEntropyModel):
             nn.ELU(inplace=True),
             nn.Conv2d(8 * m // 3, 2 * m, 1),
         )
+        self._start_scales_at(init_scale)
 
     def side_input(self, side: Tensor | None, y_hat: Tensor) -> Tensor:
         """The tensor the side network sees: ŷ_b, or zeros when standalone / absent."""

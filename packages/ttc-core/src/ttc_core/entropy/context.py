@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from ._base import AutoregressiveEntropyModel
+from ._base import INIT_SCALE, AutoregressiveEntropyModel
 
 __all__ = ["ContextEntropyModel"]
 
@@ -22,6 +22,7 @@ class ContextEntropyModel(AutoregressiveEntropyModel):
         latent_channels: int = 192,
         scale_bound: float = 0.11,
         likelihood_bound: float = 1e-9,
+        init_scale: float = INIT_SCALE,
     ):
         m = latent_channels
         super().__init__(m, 2 * m, scale_bound, likelihood_bound)
@@ -32,3 +33,4 @@ class ContextEntropyModel(AutoregressiveEntropyModel):
             nn.LeakyReLU(inplace=True),
             nn.Conv2d(8 * m // 3, 2 * m, 1),
         )
+        self._start_scales_at(init_scale)
