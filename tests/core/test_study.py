@@ -261,3 +261,30 @@ def test_render_report_states_the_numbers():
     text = report.render_report(json.loads(json.dumps(summary)))
     assert "-12.0 (1 of 1 seeds)" in text and "needs 4" in text
     assert "| cityscapes_depth | rmse | mean | 6 | Proposed, Baseline | 3 … 4 | yes |" in text
+
+
+def test_the_controls_schedule_is_the_same_for_standalone_and_continued(tmp_path):
+    """The scale's control options reach both control stages, identically, and no other run."""
+    scale = SCALES["demo"]
+
+    def ckpt(*key):
+        return tmp_path / ("_".join(map(str, key)) + ".pth")
+
+    enh = plan.enhancement_points(scale, tmp_path, tmp_path / "data", REPO, ckpt)
+    controls = plan.control_points(scale, tmp_path, tmp_path / "data", REPO, ckpt, ckpt)
+    for name, options in scale.control_options.items():
+        runs = [p for p in controls if f"/{name}/" in str(p.run_dir)]
+        by_stage = {}
+        for p in runs:
+            assert " ".join(options) in " ".join(p.command)
+            key = (p.run_dir.parent.parent.name, p.run_dir.name)  # (base, alpha_*)
+            by_stage.setdefault(p.run_dir.parent.name, {})[key] = p.command
+        assert set(by_stage) == {"standalone", "continued"}
+        # the stages differ only in their config file and output folder
+        for key, command in by_stage["standalone"].items():
+            other = by_stage["continued"][key]
+            diff = {a for a in command if a not in other} | {a for a in other if a not in command}
+            assert all("standalone" in a or "continued" in a for a in diff), diff
+        conditional = [p for p in enh if f"/{name}/" in str(p.run_dir)]
+        flag = " ".join(options)
+        assert conditional and not any(flag in " ".join(p.command) for p in conditional)

@@ -174,6 +174,8 @@ class Scale:
     ``options[experiment]`` are launcher overrides applied to every run of the experiment
     (MMSeg ``--cfg-options`` entries, Detectron2 ``KEY VALUE`` pairs); they set the schedule,
     identically for Proposed and Baseline and for Standalone and Continued (equal budgets).
+    ``control_options[experiment]`` come after them in the Standalone and Continued runs only,
+    the same for both (their budgets stay equal): the controls' own schedule.
     ``pretraining`` is the plain detector the detection bases start from (Proposed and Baseline
     alike; :mod:`ttc_core.study.pretrain`), or None to train them from scratch.
     """
@@ -184,6 +186,7 @@ class Scale:
     coco: tuple[int, int, tuple[int, int]]
     alphas: dict[str, tuple[float, ...]]
     options: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    control_options: dict[str, tuple[str, ...]] = field(default_factory=dict)
     experiments: tuple[str, ...] = tuple(EXPERIMENTS)
     jobs: int = 2
     device: str = "cpu"
@@ -197,6 +200,15 @@ _MMSEG_SMOKE = (
     "default_hooks.checkpoint.interval=2",
 )
 _D2_SMOKE = ("SOLVER.MAX_ITER", "6", "TEST.EVAL_PERIOD", "3", "SOLVER.CHECKPOINT_PERIOD", "6")
+
+#: the demo's controls: half the conditional stage's schedule, for Standalone and Continued alike
+#: (only the entropy model trains: in a 30-epoch Continued run its rate moved 0.5 % after epoch 15)
+_MMSEG_DEMO_CONTROLS = (
+    "--cfg-options",
+    "train_cfg.max_epochs=15",
+    "default_hooks.checkpoint.interval=15",
+)
+_D2_DEMO_CONTROLS = ("SOLVER.MAX_ITER", "50", "SOLVER.CHECKPOINT_PERIOD", "50")
 
 _PRETRAIN = _D2_DEMO + "faster_rcnn_R_18_FPN_pretrain_synthetic-coco.yaml"
 #: the demo's and the study's pretrained detector: its own generated scenes (seed 1; the
@@ -251,12 +263,18 @@ SCALES: dict[str, Scale] = {
         seeds=(0,),
         cityscapes=(48, 12, (64, 128)),
         coco=(48, 12, (128, 176)),
+        # two points per curve (the PCHIP fit's minimum); the enhancements use the second base
         alphas={
-            "cityscapes_depth": (0.01, 0.1, 1.0),
+            "cityscapes_depth": (0.01, 0.1),
             "cityscapes_segmentation": (0.1, 1.0),
             "cityscapes_scalable_reconstruction": (8.0, 64.0),
             "coco_detection": (0.05, 1.0),
             "coco_scalable_reconstruction": (8.0, 64.0),
+        },
+        control_options={
+            "cityscapes_segmentation": _MMSEG_DEMO_CONTROLS,
+            "cityscapes_scalable_reconstruction": _MMSEG_DEMO_CONTROLS,
+            "coco_scalable_reconstruction": _D2_DEMO_CONTROLS,
         },
         pretraining=_DEMO_PRETRAINING,
     ),
@@ -435,7 +453,11 @@ def control_points(
                     start = conditional_checkpoint(name, method, seed, alpha)
                     for stage in CONTROL_STAGES:
                         d = run_dir(out, name, f"{method}-base", seed, stage)
-                        opts = [*_base_option(exp, base), *_weights_option(exp, start)]
+                        opts = [
+                            *_base_option(exp, base),
+                            *_weights_option(exp, start),
+                            *scale.control_options.get(name, ()),
+                        ]
                         points.append(
                             _point(exp, scale, exp.configs[stage], alpha, d, data, seed, opts, repo)
                         )
