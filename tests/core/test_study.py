@@ -165,6 +165,11 @@ def test_trivial_margins():
     assert report.beats_trivial("mAP", 0.05, 0.0, higher=True)
 
 
+def _checkpoint_names(folder):
+    """A stand-in for the study's checkpoint lookup: one made-up file per key."""
+    return lambda *key: folder / ("_".join(map(str, key)) + ".pth")
+
+
 def test_plan_commands_use_the_launchers_seeds_and_selected_checkpoints(tmp_path):
     scale = SCALES["demo"]
     bases = plan.base_points(scale, tmp_path, tmp_path / "data", REPO)
@@ -179,9 +184,7 @@ def test_plan_commands_use_the_launchers_seeds_and_selected_checkpoints(tmp_path
     for cfg in {c for e in EXPERIMENTS.values() for c in e.configs.values()}:
         assert (REPO / cfg).is_file(), cfg
 
-    def ckpt(*key):
-        return tmp_path / ("_".join(map(str, key)) + ".pth")
-
+    ckpt = _checkpoint_names(tmp_path)
     enh = plan.enhancement_points(scale, tmp_path, tmp_path / "data", REPO, ckpt)
     seg = [p for p in enh if "segmentation" in str(p.run_dir)]
     assert any(
@@ -267,16 +270,15 @@ def test_the_controls_schedule_is_the_same_for_standalone_and_continued(tmp_path
     """The scale's control options reach both control stages, identically, and no other run."""
     scale = SCALES["demo"]
 
-    def ckpt(*key):
-        return tmp_path / ("_".join(map(str, key)) + ".pth")
-
+    ckpt = _checkpoint_names(tmp_path)
     enh = plan.enhancement_points(scale, tmp_path, tmp_path / "data", REPO, ckpt)
     controls = plan.control_points(scale, tmp_path, tmp_path / "data", REPO, ckpt, ckpt)
     for name, options in scale.control_options.items():
+        flag = " ".join(options)
         runs = [p for p in controls if f"/{name}/" in str(p.run_dir)]
         by_stage = {}
         for p in runs:
-            assert " ".join(options) in " ".join(p.command)
+            assert flag in " ".join(p.command)
             key = (p.run_dir.parent.parent.name, p.run_dir.name)  # (base, alpha_*)
             by_stage.setdefault(p.run_dir.parent.name, {})[key] = p.command
         assert set(by_stage) == {"standalone", "continued"}
@@ -286,5 +288,4 @@ def test_the_controls_schedule_is_the_same_for_standalone_and_continued(tmp_path
             diff = {a for a in command if a not in other} | {a for a in other if a not in command}
             assert all("standalone" in a or "continued" in a for a in diff), diff
         conditional = [p for p in enh if f"/{name}/" in str(p.run_dir)]
-        flag = " ".join(options)
         assert conditional and not any(flag in " ".join(p.command) for p in conditional)
