@@ -7,6 +7,7 @@ importing the plugins; the packaging checks read the pyproject files and sources
 from __future__ import annotations
 
 import ast
+import subprocess
 import sys
 from importlib.metadata import EntryPoint
 from pathlib import Path
@@ -133,6 +134,19 @@ def test_ttc_configs_lists_and_finds(tmp_path, monkeypatch, catalog, capsys):
     assert "no fake config of ttc is named 'nope'" in capsys.readouterr().err
     assert main(["configs", "list", "other"]) == 2
     assert "installed: fake" in capsys.readouterr().err
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    """``ttc configs list | head -1``: the closed pipe ends the command quietly, exit code 0."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ttc_core.cli", "configs", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # the reader is gone before the first line is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err
+    assert "BrokenPipeError" not in err and "Traceback" not in err
 
 
 # -- the plugins' packaging -------------------------------------------------------------------

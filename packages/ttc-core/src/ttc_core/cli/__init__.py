@@ -9,6 +9,7 @@ Exit codes: 0 success, 2 bad input (usage, unreadable or malformed files), 1 fai
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -43,7 +44,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ttc: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module, func, _ = COMMANDS[name]
-    return int(getattr(importlib.import_module(module), func)(rest) or 0)
+    try:
+        code = int(getattr(importlib.import_module(module), func)(rest) or 0)
+        sys.stdout.flush()  # a closed pipe raises here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # the reader left (`ttc configs list | head`): not an error of ours. Point stdout at
+        # /dev/null so that the interpreter's final flush does not raise a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

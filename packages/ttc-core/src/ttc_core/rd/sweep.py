@@ -54,6 +54,7 @@ __all__ = [
     "SweepError",
     "SweepPoint",
     "VARIABLE_RATE_KEYS",
+    "alpha_run_name",
     "VariableRatePlan",
     "load_plan",
     "plan_variable_rate",
@@ -107,7 +108,8 @@ class SweepPoint:
         return (self.run_dir / DONE_MARKER).is_file()
 
 
-def _alpha_tag(alpha: float) -> str:
+def alpha_run_name(alpha: float) -> str:
+    """The folder name of the run of rate weight ``alpha`` in a sweep (``alpha_0.05``)."""
     return f"alpha_{alpha:g}".replace("-", "m")
 
 
@@ -143,7 +145,7 @@ def plan_sweep(
     key = alpha_key or default_key
     points = []
     for alpha in dict.fromkeys(float(a) for a in alphas):
-        run = Path(out) / _alpha_tag(alpha)
+        run = Path(out) / alpha_run_name(alpha)
         if framework == "detectron2":
             cmd = [
                 python,

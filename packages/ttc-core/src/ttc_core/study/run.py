@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..provenance import checkout_commit
-from ..rd.sweep import SweepPoint, run_sweep
+from ..rd.sweep import SweepPoint, alpha_run_name, run_sweep
 from ..selection import read_report
 from . import report as rep
 from .plan import (
@@ -63,10 +63,6 @@ def selected_checkpoint(run: Path) -> Path:
     if not path.is_file():
         raise StudyError(f"{run}: its report names {path}, which does not exist")
     return path
-
-
-def _alpha_dir(folder: Path, alpha: float) -> Path:
-    return folder / f"alpha_{alpha:g}".replace("-", "m")
 
 
 def _data(scale: Scale, data: Path, seed: int = 0) -> None:
@@ -157,14 +153,14 @@ def run_study(
 
         def base_ckpt(experiment: str, method: str, seed: int) -> Path:
             folder = run_dir(out, experiment, method, seed)
-            return selected_checkpoint(_alpha_dir(folder, middle_alpha(scale, experiment)))
+            return selected_checkpoint(folder / alpha_run_name(middle_alpha(scale, experiment)))
 
         points = enhancement_points(scale, out, data, repo, base_ckpt)
         _phase("enhancements", points, scale.jobs, env, timings)
 
         def conditional_ckpt(experiment: str, method: str, seed: int, alpha: float) -> Path:
             folder = run_dir(out, experiment, f"{method}-base", seed, "conditional")
-            return selected_checkpoint(_alpha_dir(folder, alpha))
+            return selected_checkpoint(folder / alpha_run_name(alpha))
 
         points = control_points(scale, out, data, repo, base_ckpt, conditional_ckpt)
         _phase("controls", points, scale.jobs, env, timings)
@@ -198,7 +194,7 @@ def _example(scale: Scale, out: Path, data: Path) -> dict[str, Any] | None:
     if name not in scale.experiments:
         return None
     folder = run_dir(out, name, "Proposed-base", scale.seeds[0], "conditional")
-    run = _alpha_dir(folder, middle_alpha(scale, name))
+    run = folder / alpha_run_name(middle_alpha(scale, name))
     if not (run / "ttc_report.json").is_file():
         return None
     ckpt = selected_checkpoint(run)
@@ -278,7 +274,7 @@ def _measure(scale: Scale, out: Path, data: Path) -> dict[str, Any]:
             for seed in scale.seeds:
                 folder = run_dir(out, name, f"{method}-base", seed, "conditional")
                 for alpha in scale.alphas[name]:
-                    run = _alpha_dir(folder, alpha)
+                    run = folder / alpha_run_name(alpha)
                     if not (run / "ttc_report.json").is_file():
                         continue
                     value = side_information.side_information_bits(selected_checkpoint(run), val)
