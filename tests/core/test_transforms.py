@@ -75,3 +75,37 @@ def test_an_untrained_base_codes_a_nonzero_latent_that_the_estimate_prices_right
     assert (y_hat != 0).float().mean() > 0.5
     assert (likelihoods <= 1.01e-9).sum() == 0
     assert abs(actual - estimated) < 0.01 * estimated
+
+
+@pytest.mark.parametrize("downsampling", [16, 8, 4])
+def test_a_smaller_downsampling_keeps_more_latent_positions_and_codes_exactly(downsampling):
+    """``downsampling`` (16: the paper's) sets the latent grid; padding, cropping, the coder and
+    the estimate follow it: an odd-sized input round-trips bit-exactly at every factor."""
+    torch.manual_seed(0)
+    base = BaseBottleneck(
+        latent_channels=8,
+        analysis_channels=(8, 8, 8),
+        synthesis_channels=(8, 8, 8),
+        analysis_blocks=1,
+        recon_blocks=1,
+        downsampling=downsampling,
+    ).eval()
+    assert base.stride == downsampling
+    x = _scene(40, 70)
+    with torch.no_grad():
+        out = base(x)
+    rows, cols = -(-40 // downsampling), -(-70 // downsampling)
+    assert out.y_hat.shape == (1, 8, rows, cols)
+    assert out.pseudo_image.shape == out.reconstruction.shape == (1, 3, 40, 70)
+    base.update(force=True)
+    strings, y_hat = base.compress(x)
+    assert torch.equal(base.decompress(strings, (rows, cols)), y_hat)
+    assert torch.equal(y_hat, out.y_hat)
+
+
+def test_a_downsampling_that_is_not_a_power_of_two_up_to_16_is_refused():
+    for bad in (1, 3, 32):
+        with pytest.raises(ValueError, match=r"`downsampling` must be one of \(2, 4, 8, 16\)"):
+            AnalysisTransform(downsampling=bad)
+        with pytest.raises(ValueError, match=r"`downsampling` must be one of"):
+            SynthesisTransform(upsampling=bad)

@@ -57,6 +57,7 @@ def test_every_ttc_key_has_a_default_and_a_comment():
         ("MODEL.TTC.INNER", "build_no_such_backbone", "BACKBONE_REGISTRY"),
         ("MODEL.TTC.INNER", "build_ttc_backbone", "cannot be a ttc backbone"),
         ("MODEL.TTC.ACTIVATION", "swish", "MODEL.TTC.ACTIVATION"),
+        ("MODEL.TTC.DOWNSAMPLING", 12, "MODEL.TTC.DOWNSAMPLING"),
         ("MODEL.TTC.CODING_ORDER", "zigzag", "MODEL.TTC.CODING_ORDER"),
         ("SOLVER.OPTIMIZER", "LBFGS", "SOLVER.OPTIMIZER"),
         ("INPUT.FORMAT", "L", "INPUT.FORMAT"),

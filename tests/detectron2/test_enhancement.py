@@ -858,3 +858,41 @@ def test_two_cpu_processes_train_the_enhancement_with_the_base_frozen(data, base
             final[k], _masked(base, k.replace("base.", "backbone.bottleneck.", 1))
         ), k
     assert "ttc/psnr_scalable" in _report(tmp_path)
+
+
+def test_an_enhancement_on_a_base_of_another_downsampling_takes_the_bases(data, tmp_path):
+    """MODEL.TTC.DOWNSAMPLING 8: the base codes a 2× finer latent grid, the enhancement layer
+    built on it takes the base's stride from its codec spec (ŷ_e and ŷ_b must align), trains,
+    and its codec round-trips both layers."""
+    from detectron2.modeling import build_model
+    from detectron2.utils.events import EventStorage
+
+    from ttc_core.codec import ScalableCodec
+
+    from .conftest import tiny_cfg
+
+    base = build_model(tiny_cfg("MODEL.TTC.DOWNSAMPLING", 8))
+    assert base.backbone.bottleneck.stride == 8
+    path = tmp_path / "base_s8.pth"
+    torch.save({"model": base.state_dict()}, path)
+    model = build_model(enh_cfg(path))
+    assert model.enhancement.stride == model.base.stride == 8
+    model.train()
+    with EventStorage():
+        losses = model(_images(data, "train2017")[:2])
+    assert all(torch.isfinite(v) for v in losses.values())
+
+    model.eval()
+    enh_path = tmp_path / "enh_s8.pth"
+    torch.save({"model": model.state_dict()}, enh_path)
+    codec = ScalableCodec.from_checkpoint(enh_path)
+    codec.update(force=True)
+    assert codec.stride == 8 and codec.model_name.startswith("ttc-base-M16-s8")
+    x = torch.rand(1, 3, 40, 72)
+    assert codec.latent_size(40, 72) == (5, 9)
+    stream = codec.encode_stream(x, layers="all", tile=16)
+    decoded = codec.decompress(stream.data)
+    assert decoded.y_base.shape[-2:] == decoded.y_enhancement.shape[-2:] == (5, 9)
+    assert decoded.enhancement_output.shape[-2:] == (40, 72)
+    with pytest.raises(ValueError, match="multiple of 8 pixels"):
+        codec.encode_stream(x, tile=12)

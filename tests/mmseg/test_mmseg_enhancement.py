@@ -720,3 +720,34 @@ def test_demo_reconstruction_configs_train_and_report(
         # f_e and g_e are the conditional model's: the same reconstruction, another rate
         assert retrained["psnr_scalable"] == pytest.approx(report["psnr_scalable"], abs=1e-4)
         assert retrained["bpp_base"] == pytest.approx(report["bpp_base"])
+
+
+def test_an_enhancement_takes_the_downsampling_of_its_base(tmp_path):
+    """A base built with ``downsampling=8`` (bottleneck kwargs): the enhancement layer on it
+    takes that stride from the base's codec spec, so ŷ_e aligns with ŷ_b; another one is
+    refused, naming where the value comes from."""
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+    from ttc_mmseg_testutils import PROPOSED, TINY_BOTTLENECK, TINY_ENHANCEMENT
+
+    base_cfg = Config.fromfile(str(PROPOSED))
+    base_cfg.model.backbone.bottleneck.update({**TINY_BOTTLENECK, "downsampling": 8})
+    base = MODELS.build(base_cfg.model)
+    assert base.backbone.bottleneck.stride == 8
+    path = tmp_path / "base_s8.pth"
+    torch.save({"state_dict": base.state_dict(), "ttc_codec": base.codec_spec()}, path)
+
+    cfg = Config.fromfile(str(REC_PROPOSED))
+    cfg.model.base.checkpoint = str(path)
+    cfg.model.enhancement.update(TINY_ENHANCEMENT)
+    model = MODELS.build(cfg.model)
+    assert model.base.bottleneck.stride == model.enhancement.stride == 8
+    x = model.base.coded_input(torch.rand(1, 3, 64, 128))
+    with torch.no_grad():
+        y_b = model.base.bottleneck.encode(x)
+        y_e = model.enhancement.encode(x)
+    assert y_b.shape[-2:] == y_e.shape[-2:] == (4, 8)
+
+    cfg.model.enhancement.downsampling = 4
+    with pytest.raises(ValueError, match="downsampling=4 but the base's downsampling gives 8"):
+        MODELS.build(cfg.model)

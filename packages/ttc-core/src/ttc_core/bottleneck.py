@@ -25,7 +25,7 @@ __all__ = ["BaseBottleneck", "BottleneckOutput", "STRIDE"]
 class BottleneckOutput:
     """What :class:`BaseBottleneck` computes for a batch."""
 
-    y_hat: Tensor  #: quantised latent ŷ_b, (N, M, ⌈H/16⌉, ⌈W/16⌉): what is coded
+    y_hat: Tensor  #: quantised latent ŷ_b, (N, M, ⌈H/s⌉, ⌈W/s⌉), s the stride: what is coded
     likelihoods: Tensor  #: p(ŷ_b), same shape as ``y_hat``
     pseudo_image: Tensor  #: g_b(ŷ_b), (N, task_channels, H, W), input to the task network
     reconstruction: Tensor | None  #: g_a(ŷ_b), (N, 3, H, W), or None when not requested
@@ -52,7 +52,8 @@ class BaseBottleneck(LatentCodec):
     The coding lifecycle (``encode``, ``update``, ``compress``, ``decompress``,
     ``actual_bits``) is :class:`~ttc_core.latent_codec.LatentCodec`'s, with no side information.
 
-    Inputs of any size are replicate-padded at the bottom/right to a multiple of 16 and the
+    Inputs of any size are replicate-padded at the bottom/right to a multiple of the stride
+    (``downsampling``, 16 in the paper) and the
     outputs cropped back. **bpp counts the pixels of the unpadded input** (``H·W`` of ``x``):
     for COCO that is the resized detector input, for Cityscapes depth the frame fed here.
 
@@ -64,6 +65,9 @@ class BaseBottleneck(LatentCodec):
         task_channels / task_blocks: output channels and blocks of ``g_b`` (3 and 1).
         recon_channels / recon_blocks: output channels and blocks of ``g_a`` (3 and 3).
         activation: activation of the residual blocks.
+        downsampling: total downsampling of ``f`` (and upsampling of both ``g``), one of
+            :data:`~ttc_core.transforms.DOWNSAMPLINGS`; 16 is the paper's. Smaller factors suit
+            small inputs, whose /16 latent has too few positions for a task network.
         num_rates: 0 (default): one model per rate weight α, the paper's training. ``N >= 2``:
             a variable-rate layer with gain units (Cui et al., CVPR 2021;
             :mod:`ttc_core.variable_rate`): ``forward`` / ``encode`` / ``decode`` take a rate
@@ -85,20 +89,36 @@ class BaseBottleneck(LatentCodec):
         activation: str = "elu",
         num_rates: int = 0,
         gain_range: Sequence[float] = DEFAULT_GAIN_RANGE,
+        downsampling: int = STRIDE,
     ):
         super().__init__()
         check_num_rates(num_rates)
         # built only in variable-rate mode: a per-α layer's state dict is unchanged
         self.gain_units = GainUnits(num_rates, latent_channels, gain_range) if num_rates else None
         self.analysis = AnalysisTransform(
-            in_channels, latent_channels, analysis_channels, analysis_blocks, activation
+            in_channels,
+            latent_channels,
+            analysis_channels,
+            analysis_blocks,
+            activation,
+            downsampling=downsampling,
         )
         self.entropy_model = ContextEntropyModel(latent_channels)
         self.task_synthesis = SynthesisTransform(
-            latent_channels, task_channels, synthesis_channels, task_blocks, activation
+            latent_channels,
+            task_channels,
+            synthesis_channels,
+            task_blocks,
+            activation,
+            upsampling=downsampling,
         )
         self.reconstruction_synthesis = SynthesisTransform(
-            latent_channels, recon_channels, synthesis_channels, recon_blocks, activation
+            latent_channels,
+            recon_channels,
+            synthesis_channels,
+            recon_blocks,
+            activation,
+            upsampling=downsampling,
         )
         self.latent_channels = latent_channels
 

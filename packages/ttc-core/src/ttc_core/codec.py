@@ -18,10 +18,10 @@ learned downsample's factor is replicate-padded up to the factor first (so a 1-p
 frame codes one latent row instead of failing); the stream records the input's size and the
 decoder computes the same coded size from it.
 
-**Tiles.** With ``tile=T`` (pixels, a multiple of 16) each layer's latent is coded as
-independent tiles of ``T/16`` latent units (:mod:`ttc_core.tiling`), over ``workers``
-processes; ŷ_b is sliced to the same tile as the enhancement tile it conditions. The task
-networks and synthesis transforms still see the whole decoded latent. Without ``tile`` the
+**Tiles.** With ``tile=T`` (pixels, a multiple of the stride s, 16 in the paper) each layer's
+latent is coded as independent tiles of ``T/s`` latent units (:mod:`ttc_core.tiling`), over
+``workers`` processes; ŷ_b is sliced to the same tile as the enhancement tile it conditions.
+The task networks and synthesis transforms still see the whole decoded latent. Without ``tile`` the
 stream is version 1, byte for byte what earlier versions wrote.
 
 **Rates.** A variable-rate checkpoint (:mod:`ttc_core.variable_rate`) codes at the rate
@@ -45,7 +45,7 @@ from torch import Tensor, nn
 
 from . import bitstream
 from .bitstream import BitstreamError, LayerStream, StreamHeader
-from .bottleneck import STRIDE, BaseBottleneck
+from .bottleneck import BaseBottleneck
 from .checkpoint import CheckpointError, find_codec_spec, load_checkpoint, state_dict_of
 from .codec_parts import CodecParts, build_parts, model_digest, model_name, save_parts
 from .enhancement import EnhancementBottleneck
@@ -235,7 +235,8 @@ class ScalableCodec(nn.Module):
     def latent_size(self, height: int, width: int, layer: str = "base") -> tuple[int, int]:
         """Spatial size of a layer's latent for an H×W image."""
         h, w = self.coded_size(height, width, layer)
-        return _ceil_div(h, STRIDE), _ceil_div(w, STRIDE)
+        stride = self._layer_model(layer).stride
+        return _ceil_div(h, stride), _ceil_div(w, stride)
 
     # -- rates ------------------------------------------------------------------------------
     def alphas(self, layer: str = "base") -> list[float] | None:
@@ -317,16 +318,22 @@ class ScalableCodec(nn.Module):
             y[..., rows, cols] = tile
         return y
 
-    @staticmethod
-    def _latent_tile(tile: int | None) -> int:
+    @property
+    def stride(self) -> int:
+        """Pixels per latent unit of the base layer (16 in the paper): tiles are multiples."""
+        return self.base.stride
+
+    def latent_tile(self, tile: int | None) -> int:
+        """Latent units of a ``tile``-pixel tile (0: untiled), or a ValueError that says why."""
         if not tile:
             return 0
-        if tile % STRIDE or tile < STRIDE or tile // STRIDE >= 1 << 16:
+        s = self.stride
+        if tile % s or tile < s or tile // s >= 1 << 16:
             raise ValueError(
-                f"tile size must be a positive multiple of {STRIDE} pixels (one latent unit "
-                f"each) below {STRIDE << 16}, got {tile}"
+                f"tile size must be a positive multiple of {s} pixels (one latent unit "
+                f"each) below {s << 16}, got {tile}"
             )
-        return tile // STRIDE
+        return tile // s
 
     @torch.no_grad()
     def encode_stream(
@@ -348,8 +355,8 @@ class ScalableCodec(nn.Module):
         Args:
             layers: ``"base"`` or ``"all"`` (base + enhancement).
             order: the coding order, ``"wavefront"`` or ``"raster"``.
-            tile: tile side in pixels (a multiple of 16), or None for one untiled string per
-                layer (a version-1 stream).
+            tile: tile side in pixels (a multiple of :attr:`stride`, 16 in the paper), or None
+                for one untiled string per layer (a version-1 stream).
             workers: processes coding tiles in parallel (tiled streams only).
             notes: what was done to the input (recorded in a version-2 stream).
             source_size: ``(height, width)`` of the file before it was resized to ``x``'s
@@ -368,7 +375,7 @@ class ScalableCodec(nn.Module):
             q_enh = self._rate("enhancement", enhancement_rate)
         elif enhancement_rate is not None:
             raise ValueError("an enhancement rate needs the enhancement layer: layers='all'")
-        t = self._latent_tile(tile)
+        t = self.latent_tile(tile)
         self._check_image(x)  # before any work
         x = x.to(self.mean.device)
         header = StreamHeader(

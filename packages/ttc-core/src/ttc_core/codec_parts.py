@@ -101,6 +101,8 @@ def model_name(spec: Mapping[str, Any]) -> str:
     name = f"ttc-base-M{b.get('latent_channels', 192)}"
     if b.get("num_rates"):  # variable rate (ttc_core.variable_rate); per-α names unchanged
         name += f"-vr{int(b['num_rates'])}"
+    if int(b.get("downsampling", 16)) != 16:  # the paper's /16 names unchanged
+        name += f"-s{int(b['downsampling'])}"
     if spec.get("enhancement"):
         e = spec["enhancement"]
         name += f"+enh-{e.get('output', 'image')}"

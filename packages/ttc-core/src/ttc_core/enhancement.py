@@ -14,7 +14,7 @@ from torch import Tensor
 
 from ._padding import crop
 from .entropy import ConditionalEntropyModel
-from .latent_codec import LatentCodec
+from .latent_codec import STRIDE, LatentCodec
 from .losses import bits_per_image
 from .transforms import AnalysisTransform, SynthesisTransform
 from .variable_rate import DEFAULT_GAIN_RANGE, GainUnits, SideGains, check_num_rates
@@ -42,7 +42,8 @@ class EnhancementBottleneck(LatentCodec):
     The coding lifecycle is :class:`~ttc_core.latent_codec.LatentCodec`'s, with ŷ_b as the
     entropy model's side information. The decoder ``g_e`` sees only ŷ_e. ``synthesis_blocks``
     is 3 for reconstruction and 1 for a pseudo-image. The input must have the size the base
-    layer saw, so that ŷ_b and ŷ_e align.
+    layer saw, and ``downsampling`` (the stride of ``f_e``, 16 in the paper) must be the base
+    layer's, so that ŷ_b and ŷ_e align.
 
     Two retraining stages start from a trained conditional model and train **only the entropy
     model** (``f_e`` and ``g_e`` frozen), for the same number of steps:
@@ -78,6 +79,7 @@ class EnhancementBottleneck(LatentCodec):
         num_rates: int = 0,
         side_rates: int = 0,
         gain_range: Sequence[float] = DEFAULT_GAIN_RANGE,
+        downsampling: int = STRIDE,
     ):
         super().__init__()
         check_num_rates(num_rates)
@@ -87,13 +89,23 @@ class EnhancementBottleneck(LatentCodec):
         self.gain_units = GainUnits(num_rates, latent_channels, gain_range) if num_rates else None
         self.side_gains = SideGains(side_rates, side_channels) if side_rates else None
         self.analysis = AnalysisTransform(
-            in_channels, latent_channels, analysis_channels, analysis_blocks, activation
+            in_channels,
+            latent_channels,
+            analysis_channels,
+            analysis_blocks,
+            activation,
+            downsampling=downsampling,
         )
         self.entropy_model = ConditionalEntropyModel(
             latent_channels, side_channels, activation=activation
         )
         self.synthesis = SynthesisTransform(
-            latent_channels, out_channels, synthesis_channels, synthesis_blocks, activation
+            latent_channels,
+            out_channels,
+            synthesis_channels,
+            synthesis_blocks,
+            activation,
+            upsampling=downsampling,
         )
         self.latent_channels = latent_channels
         if standalone and continued:

@@ -5,7 +5,7 @@ ICME 2024 Workshop on Coding for Machines (arXiv:2405.10244), §3.
 
 ::
 
-    x ─ pad to ×16 ─ f ─ ⌊·⌉ ─ ŷ ──▶ p(ŷ | context [, side]) ── estimated bits (training)
+    x ─ pad to ×s ─ f ─ ⌊·⌉ ─ ŷ ──▶ p(ŷ | context [, side]) ── estimated bits (training)
                                  └─▶ update() ─ compress() ─▶ rANS strings ─ decompress() ─▶ ŷ
 
 :class:`LatentCodec` is the small base class of :class:`~ttc_core.bottleneck.BaseBottleneck`
@@ -13,7 +13,8 @@ ICME 2024 Workshop on Coding for Machines (arXiv:2405.10244), §3.
 information). A subclass builds ``analysis`` (the transform ``f``) and ``entropy_model`` (an
 :class:`~ttc_core.entropy.AutoregressiveEntropyModel`); the lifecycle is written here once:
 
-- :meth:`encode`: ŷ with straight-through rounding (any ``H, W``: replicate-padded to 16);
+- :meth:`encode`: ŷ with straight-through rounding (any ``H, W``: replicate-padded to a multiple of
+  :attr:`~LatentCodec.stride`, the downsampling of ``f``: 16 in the paper);
 - :meth:`dequantize`: ŷ as the synthesis sees it (``ŷ ⊙ m'(q)`` in a variable-rate layer,
   :mod:`ttc_core.variable_rate`; ŷ itself otherwise);
 - :meth:`estimated_bits`: ``−Σ log2 p(ŷ)`` per image (the training rate);
@@ -37,7 +38,8 @@ from .variable_rate import GainUnits
 
 __all__ = ["LatentCodec", "STRIDE"]
 
-#: total downsampling of the analysis transforms
+#: total downsampling of the paper's analysis transforms (the default; a layer's own factor is
+#: :attr:`LatentCodec.stride`)
 STRIDE = 16
 
 
@@ -63,6 +65,11 @@ class LatentCodec(nn.Module):
     #: gain units of a variable-rate layer, None for one model per α (the paper's); set by
     #: every subclass in ``__init__`` (a class attribute would shadow the registered module)
     gain_units: GainUnits | None
+
+    @property
+    def stride(self) -> int:
+        """Total downsampling of ``f``: a latent position covers ``stride × stride`` pixels."""
+        return int(getattr(self.analysis, "downsampling", STRIDE))
 
     @property
     def num_rates(self) -> int:
@@ -98,14 +105,14 @@ class LatentCodec(nn.Module):
             raise TypeError(f"{type(self).__name__} takes no side information (side=None)")
 
     def encode(self, x: Tensor, *, rate: float | None = None) -> Tensor:
-        """ŷ of ``x`` (padded to a multiple of 16), straight-through rounded, float32.
+        """ŷ of ``x`` (padded to a multiple of :attr:`stride`), straight-through rounded, float32.
 
         Under mixed precision ``f`` runs in the autocast dtype; ŷ is rounded in float32 (the
         entropy model and the coder work in float32, see ``AutoregressiveEntropyModel``).
         A variable-rate layer multiplies ``f(x)`` by the gain ``m(rate)`` before rounding.
         """
         q = self.check_rate(rate)
-        x, _ = pad_to_multiple(x, STRIDE)
+        x, _ = pad_to_multiple(x, self.stride)
         y = self.analysis(x).float()
         if q is not None:
             gain, _ = self.gain_units.vectors(q)

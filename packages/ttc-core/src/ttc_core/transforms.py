@@ -13,7 +13,10 @@ from torch import Tensor, nn
 
 from .layers import ResidualBottleneckBlock, conv, deconv
 
-__all__ = ["INIT_GAIN", "AnalysisTransform", "SynthesisTransform"]
+__all__ = ["DOWNSAMPLINGS", "INIT_GAIN", "AnalysisTransform", "SynthesisTransform"]
+
+#: the total downsampling factors ``f`` can have (``g`` upsamples by the same); 16 is the paper's
+DOWNSAMPLINGS = (2, 4, 8, 16)
 
 #: initial gain of ``f``'s last convolution: ``y`` of a natural image then varies by ≈ 1–3
 #: quantisation steps across a channel (measured on generated scenes, 32 and 192 channels)
@@ -29,8 +32,24 @@ def _check_widths(name: str, channels: Sequence[int], blocks: int) -> tuple[int,
     return channels
 
 
+def _strides(name: str, downsampling: int) -> tuple[int, int, int, int]:
+    """Strides of the four convolutions of ``f`` for a total ``downsampling``: stride 2 first.
+
+    The paper's ``f`` downsamples by 16 (all four at stride 2). A smaller factor keeps the
+    early stride-2 convolutions and runs the last ones at stride 1: the latent keeps more
+    positions (small inputs: a 128×176 image has an 8×11 latent at 16, 16×22 at 8) while the
+    residual blocks still work at reduced resolutions.
+    """
+    if downsampling not in DOWNSAMPLINGS:
+        raise ValueError(
+            f"{name}: `downsampling` must be one of {DOWNSAMPLINGS}, got {downsampling!r}"
+        )
+    halvings = int(downsampling).bit_length() - 1
+    return tuple(2 if i < halvings else 1 for i in range(4))  # type: ignore[return-value]
+
+
 class AnalysisTransform(nn.Sequential):
-    r"""Analysis transform ``f``: image → latent, downsampling by 16::
+    r"""Analysis transform ``f``: image → latent, downsampling by 16 (the paper's)::
 
         x ─ conv↓2 ─ RB×n ─ conv↓2 ─ RB×n ─ conv↓2 ─ RB×n ─ conv↓2 ─ y
            (3→24)          (24→48)          (48→192)         (192→M)
@@ -44,6 +63,8 @@ class AnalysisTransform(nn.Sequential):
         channels: widths after each of the first three convolutions.
         blocks: residual blocks after each of the first three convolutions.
         activation: activation inside the residual blocks.
+        downsampling: total downsampling, one of :data:`DOWNSAMPLINGS` (16: the paper's). With
+            8 the last convolution has stride 1, with 4 the last two, and so on.
         init_gain: factor on the last convolution's initial weights and bias. With PyTorch's
             default initialisation ``y`` of a natural image varies by ≈ 0.02–0.1 across a
             channel: every element rounds to 0, the rate is 0 and nothing reaches the task
@@ -60,13 +81,15 @@ class AnalysisTransform(nn.Sequential):
         blocks: int = 3,
         activation: str = "elu",
         init_gain: float = INIT_GAIN,
+        downsampling: int = 16,
     ):
         c1, c2, c3 = _check_widths("AnalysisTransform", channels, blocks)
+        s1, s2, s3, s4 = _strides("AnalysisTransform", downsampling)
         layers: list[nn.Module] = []
-        for cin, cout in ((in_channels, c1), (c1, c2), (c2, c3)):
-            layers.append(conv(cin, cout))
+        for cin, cout, stride in ((in_channels, c1, s1), (c1, c2, s2), (c2, c3, s3)):
+            layers.append(conv(cin, cout, stride=stride))
             layers += [ResidualBottleneckBlock(cout, 3, activation) for _ in range(blocks)]
-        last = conv(c3, latent_channels)
+        last = conv(c3, latent_channels, stride=s4)
         with torch.no_grad():
             last.weight.mul_(init_gain)
             last.bias.mul_(init_gain)
@@ -74,6 +97,7 @@ class AnalysisTransform(nn.Sequential):
         super().__init__(*layers)
         self.in_channels = in_channels
         self.latent_channels = latent_channels
+        self.downsampling = int(downsampling)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
@@ -92,7 +116,8 @@ class SynthesisTransform(nn.Sequential):
 
     ``n = 3`` for reconstruction decoders (2,496,795 parameters with the defaults) and
     ``n = 1`` for the pseudo-image decoder that feeds a task network (1,620,843).
-    No output activation.
+    No output activation. With ``upsampling`` below 16 the first transposed convolutions run
+    at stride 1, mirroring :class:`AnalysisTransform` of the same factor.
     """
 
     def __init__(
@@ -102,13 +127,16 @@ class SynthesisTransform(nn.Sequential):
         channels: Sequence[int] = (192, 48, 24),
         blocks: int = 3,
         activation: str = "elu",
+        upsampling: int = 16,
     ):
         c1, c2, c3 = _check_widths("SynthesisTransform", channels, blocks)
+        s1, s2, s3, s4 = reversed(_strides("SynthesisTransform", upsampling))
         layers: list[nn.Module] = []
-        for cin, cout in ((latent_channels, c1), (c1, c2), (c2, c3)):
-            layers.append(deconv(cin, cout))
+        for cin, cout, stride in ((latent_channels, c1, s1), (c1, c2, s2), (c2, c3, s3)):
+            layers.append(deconv(cin, cout, stride=stride))
             layers += [ResidualBottleneckBlock(cout, 3, activation) for _ in range(blocks)]
-        layers.append(deconv(c3, out_channels))
+        layers.append(deconv(c3, out_channels, stride=s4))
         super().__init__(*layers)
         self.latent_channels = latent_channels
         self.out_channels = out_channels
+        self.upsampling = int(upsampling)

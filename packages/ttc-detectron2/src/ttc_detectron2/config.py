@@ -24,6 +24,8 @@ from typing import Any
 
 from detectron2.config import CfgNode as CN
 
+from ttc_core.transforms import DOWNSAMPLINGS
+
 from .errors import TTCConfigError
 from .timm_backbone import add_timm_config
 
@@ -75,6 +77,10 @@ def add_ttc_config(cfg: CN) -> CN:
     t.RECON_BLOCKS = 3
     # Activation of the residual blocks: "elu" (the paper's), "relu", "gelu", "leaky_relu".
     t.ACTIVATION = "elu"
+    # Total downsampling of f (and upsampling of g_b, g_a): 16 is the paper's; 8, 4 or 2 keep
+    # more latent positions for small inputs (a 128-pixel image has an 8-row latent at 16).
+    # An enhancement layer on this base takes the base's value (their latents must align).
+    t.DOWNSAMPLING = 16
     # -- the loss: detection losses + ALPHA·bpp + weight·rec (METHOD §2) -------------------------
     # Rate weight α: loss_rate = ALPHA · mean estimated bpp of the batch. One model per value.
     t.ALPHA = 1.0
@@ -252,6 +258,8 @@ def validate_ttc_config(cfg: CN) -> None:
             _fail(f"MODEL.TTC.{key}", value, "expected three positive integer widths")
     for key in ("ANALYSIS_BLOCKS", "TASK_BLOCKS", "RECON_BLOCKS"):
         _check_int(f"MODEL.TTC.{key}", t[key], 0)
+    if isinstance(t.DOWNSAMPLING, bool) or t.DOWNSAMPLING not in DOWNSAMPLINGS:
+        _fail("MODEL.TTC.DOWNSAMPLING", t.DOWNSAMPLING, f"choose one of {DOWNSAMPLINGS}")
     if t.ACTIVATION not in ACTIVATIONS:
         _fail("MODEL.TTC.ACTIVATION", t.ACTIVATION, f"choose one of {ACTIVATIONS}")
     for key in ("ALPHA", "BETA", "PROBE_WEIGHT"):
@@ -442,6 +450,8 @@ def bottleneck_kwargs(cfg: CN) -> dict[str, Any]:
         "recon_channels": 3,
         "recon_blocks": int(t.RECON_BLOCKS),
         "activation": str(t.ACTIVATION),
+        # only where it is not the paper's 16: earlier kwargs (and codec specs) stay as they were
+        **({"downsampling": int(t.DOWNSAMPLING)} if int(t.DOWNSAMPLING) != 16 else {}),
         # only in variable-rate mode: per-α kwargs (and codec specs) stay as they were
         **(
             {
@@ -454,19 +464,23 @@ def bottleneck_kwargs(cfg: CN) -> dict[str, Any]:
     }
 
 
-def enhancement_kwargs(cfg: CN, side_channels: int, side_rates: int = 0) -> dict[str, Any]:
+def enhancement_kwargs(
+    cfg: CN, side_channels: int, side_rates: int = 0, downsampling: int = 16
+) -> dict[str, Any]:
     """Constructor arguments of :class:`ttc_core.enhancement.EnhancementBottleneck` from ``cfg``.
 
     ``side_channels`` is the base latent's channel count, ``side_rates`` its rate points (0: a
-    per-α base), both from the base's codec spec.
+    per-α base) and ``downsampling`` its stride (ŷ_e must align with ŷ_b), all from the base.
     """
     e = cfg.MODEL.TTC.ENHANCEMENT
-    rates = {}
+    extra = {}
     if e.VARIABLE_RATE.ALPHAS:
-        rates["num_rates"] = len(e.VARIABLE_RATE.ALPHAS)
-        rates["gain_range"] = [float(g) for g in e.VARIABLE_RATE.GAIN_RANGE]
+        extra["num_rates"] = len(e.VARIABLE_RATE.ALPHAS)
+        extra["gain_range"] = [float(g) for g in e.VARIABLE_RATE.GAIN_RANGE]
     if side_rates:
-        rates["side_rates"] = int(side_rates)
+        extra["side_rates"] = int(side_rates)
+    if int(downsampling) != 16:  # the paper's 16: kwargs (and codec specs) as before
+        extra["downsampling"] = int(downsampling)
     return {
         "in_channels": 3,
         "out_channels": 3,
@@ -479,5 +493,5 @@ def enhancement_kwargs(cfg: CN, side_channels: int, side_rates: int = 0) -> dict
         "activation": str(e.ACTIVATION),
         "standalone": bool(e.STANDALONE),
         "continued": bool(e.CONTINUED),
-        **rates,
+        **extra,
     }

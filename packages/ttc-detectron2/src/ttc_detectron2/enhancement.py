@@ -301,7 +301,9 @@ class TTCReconstructionEnhancement(nn.Module):
         return {
             "base": base,
             "base_kwargs": base_kwargs,
-            "enhancement_kwargs": cfg_enhancement_kwargs(cfg, base.latent_channels, base.num_rates),
+            "enhancement_kwargs": cfg_enhancement_kwargs(
+                cfg, base.latent_channels, base.num_rates, base.stride
+            ),
             "alphas": tuple(float(a) for a in e.VARIABLE_RATE.ALPHAS),
             "test_rate": float(e.VARIABLE_RATE.TEST_RATE),
             "base_rate": float(e.BASE_RATE),

@@ -358,6 +358,8 @@ class EnhancementCodecMixin:
         kwargs.setdefault("out_channels", out_channels)
         # variable rate: the enhancement's own rate points from codec_loss.alphas, and the
         # base's (side_rates) from its spec, so that the enhancement knows the base's rate
+        if kwargs.get("downsampling") == 16:  # the default, written out
+            kwargs.pop("downsampling")
         for key, value, source in (
             (
                 "num_rates",
@@ -365,6 +367,12 @@ class EnhancementCodecMixin:
                 "codec_loss.alphas",
             ),
             ("side_rates", self.base.num_rates, "the base's num_rates"),
+            # ŷ_e must align with ŷ_b: the base's stride (16, the paper's, is left out)
+            (
+                "downsampling",
+                0 if self.base.bottleneck.stride == 16 else self.base.bottleneck.stride,
+                "the base's downsampling",
+            ),
         ):
             if kwargs.get(key) not in (None, value):
                 raise ValueError(

@@ -332,7 +332,8 @@ def _compress_parser() -> argparse.ArgumentParser:
         "--tile",
         type=_positive,
         metavar="N",
-        help="code each latent as independent N×N-pixel tiles (N a multiple of 16; a version-2 "
+        help="code each latent as independent N×N-pixel tiles (N a multiple of the model's stride, "
+        "16 in the paper; a version-2 "
         "stream): coding memory bounded by the tile, tiles coded in parallel by --workers",
     )
     p.add_argument(
@@ -426,7 +427,7 @@ def _valid_stream(path: Path, codec, args) -> tuple[int, int] | None:
         h.model_digest != codec.model_digest()
         or set(h.layers) != layers
         or h.order != args.order
-        or h.tile != (args.tile or 0) // 16
+        or h.tile != (args.tile or 0) // codec.stride
         or h.rates != _expected_rates(args)
     ):
         return None
@@ -436,16 +437,13 @@ def _valid_stream(path: Path, codec, args) -> tuple[int, int] | None:
 def _compress(argv: Sequence[str] | None) -> int:
     p = _compress_parser()
     args = p.parse_args(argv)
-    if args.tile is not None:
-        from ttc_core.codec import ScalableCodec
-
-        ScalableCodec._latent_tile(args.tile)  # refuse a bad tile before loading anything
     if args.enhancement_rate is not None and args.layers != "all":
         raise ValueError("--enhancement-rate codes the enhancement layer: add --layers all")
     if os.path.isdir(args.input):
         return _compress_folder(args)
     image = _read_input(args, args.input)  # refuse a bad file before loading the model
     codec = _load_codec(args.checkpoint)
+    codec.latent_tile(args.tile)  # a tile is a multiple of the model's stride: refuse it now
     x, notes, source = _prepare(args, codec, image)
     for note in notes:
         _log(f"input: {note}")
@@ -469,6 +467,7 @@ def _compress_folder(args) -> int:
 
     pairs = _pairs(Path(args.input), Path(args.output), IMAGE_EXTENSIONS, ".ttc")
     codec = _load_codec(args.checkpoint)
+    codec.latent_tile(args.tile)  # before the first image
     summary = _Summary("compress")
 
     def work(src: Path, dst: Path):
