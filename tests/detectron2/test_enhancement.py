@@ -715,7 +715,7 @@ def test_demo_enhancement_configs_build_on_the_tiny_base(path, base_ckpt):
     e.BASE_WEIGHTS = str(base_ckpt)
     cfg.MODEL.WEIGHTS = ""
     model = build_model(cfg)
-    assert model.enhancement.latent_channels == 32
+    assert model.enhancement.latent_channels == e.LATENT_CHANNELS == 8
 
 
 def test_demo_standalone_and_continued_have_the_same_budget():
