@@ -289,6 +289,44 @@ def test_baseline_config_files_say_beta_0(path):
     assert own["MODE"] == "baseline" and own["BETA"] == 0.0
 
 
+def _flat(node, prefix=""):
+    from detectron2.config import CfgNode
+
+    if not isinstance(node, CfgNode):
+        return {prefix[:-1]: node}
+    return {k: v for key, sub in node.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
+
+
+def _merged(path):
+    cfg = _fresh_cfg()
+    cfg.merge_from_file(str(path))
+    return cfg
+
+
+#: what a Baseline config may change of its Proposed counterpart: the base's objective (β = 0,
+#: the probe) or, for an enhancement, which base it is trained on; and where it writes
+_BASELINE_MAY_CHANGE = {
+    "MODEL.TTC.MODE",
+    "MODEL.TTC.BETA",
+    "MODEL.TTC.PROBE_WEIGHT",
+    "MODEL.TTC.ENHANCEMENT.BASE_WEIGHTS",
+    "OUTPUT_DIR",
+}
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in _yaml_configs() if "baseline" in p.name], ids=lambda p: p.name
+)
+def test_a_baseline_config_trains_as_its_proposed_counterpart(path):
+    """Fair by construction: data, schedule, architecture, solver and seed are the Proposed
+    config's; only the objective (or the base it sits on) differs."""
+    proposed = path.with_name(path.name.replace("baseline", "proposed"))
+    assert proposed.is_file(), f"{path.name} has no Proposed counterpart {proposed.name}"
+    ours, theirs = (_flat(_merged(p)) for p in (path, proposed))
+    changed = {k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)}
+    assert changed <= _BASELINE_MAY_CHANGE, sorted(changed - _BASELINE_MAY_CHANGE)
+
+
 def test_baseline_with_nonzero_beta_is_refused_naming_the_keys():
     from detectron2.modeling import build_model
 

@@ -100,6 +100,38 @@ def test_every_baseline_config_says_beta_zero():
     assert BASELINE.name in baselines and len(baselines) >= 2, baselines
 
 
+def _flat(node, prefix=""):
+    if not isinstance(node, dict):
+        return {prefix[:-1]: node}
+    return {k: v for key, sub in node.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
+
+
+#: what a Baseline config may change of its Proposed counterpart: the codec loss of the base
+#: (β = 0, the probe) or, for an enhancement, which base it is trained on
+_BASELINE_MAY_CHANGE = {
+    "model.codec_loss.beta",
+    "model.codec_loss.mode",
+    "model.codec_loss.probe_weight",
+    "model.base.checkpoint",
+    "work_dir",
+}
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in shipped_configs() if "baseline" in p.name], ids=lambda p: p.name
+)
+def test_a_baseline_config_trains_as_its_proposed_counterpart(path):
+    """Fair by construction: data, schedule, architecture, optimiser and seed are the
+    Proposed config's; only the objective (or the base it sits on) differs."""
+    from mmengine.config import Config
+
+    proposed = path.with_name(path.name.replace("baseline", "proposed"))
+    assert proposed.is_file(), f"{path.name} has no Proposed counterpart {proposed.name}"
+    ours, theirs = (_flat(Config.fromfile(str(p)).to_dict()) for p in (path, proposed))
+    changed = {k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)}
+    assert changed <= _BASELINE_MAY_CHANGE, sorted(changed - _BASELINE_MAY_CHANGE)
+
+
 def test_a_baseline_that_inherits_a_nonzero_beta_is_refused_at_build(tmp_path):
     """A child of the Proposed config switched to mode='baseline' inherits β = 0.1: the model
     refuses to build instead of silently training with β = 0."""
