@@ -8,6 +8,7 @@ import re
 import pytest
 import torch
 
+from ..config_pairs import changed_keys, proposed_counterpart
 from .conftest import CONFIGS, TINY_YAML, tiny_cfg
 
 
@@ -289,14 +290,6 @@ def test_baseline_config_files_say_beta_0(path):
     assert own["MODE"] == "baseline" and own["BETA"] == 0.0
 
 
-def _flat(node, prefix=""):
-    from detectron2.config import CfgNode
-
-    if not isinstance(node, CfgNode):
-        return {prefix[:-1]: node}
-    return {k: v for key, sub in node.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
-
-
 def _merged(path):
     cfg = _fresh_cfg()
     cfg.merge_from_file(str(path))
@@ -320,10 +313,7 @@ _BASELINE_MAY_CHANGE = {
 def test_a_baseline_config_trains_as_its_proposed_counterpart(path):
     """Fair by construction: data, schedule, architecture, solver and seed are the Proposed
     config's; only the objective (or the base it sits on) differs."""
-    proposed = path.with_name(path.name.replace("baseline", "proposed"))
-    assert proposed.is_file(), f"{path.name} has no Proposed counterpart {proposed.name}"
-    ours, theirs = (_flat(_merged(p)) for p in (path, proposed))
-    changed = {k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)}
+    changed = changed_keys(_merged(path), _merged(proposed_counterpart(path)))
     assert changed <= _BASELINE_MAY_CHANGE, sorted(changed - _BASELINE_MAY_CHANGE)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from ttc_mmseg_testutils import BASELINE, PROPOSED, TINY_BOTTLENECK, shipped_configs
 
+from tests.config_pairs import changed_keys, proposed_counterpart
 from ttc_mmseg.launch import TTCConfigError, check_config
 
 CONFIGS = shipped_configs("ttc_depth")  # the enhancement configs: test_mmseg_enhancement.py
@@ -100,12 +101,6 @@ def test_every_baseline_config_says_beta_zero():
     assert BASELINE.name in baselines and len(baselines) >= 2, baselines
 
 
-def _flat(node, prefix=""):
-    if not isinstance(node, dict):
-        return {prefix[:-1]: node}
-    return {k: v for key, sub in node.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
-
-
 #: what a Baseline config may change of its Proposed counterpart: the codec loss of the base
 #: (β = 0, the probe) or, for an enhancement, which base it is trained on
 _BASELINE_MAY_CHANGE = {
@@ -125,10 +120,8 @@ def test_a_baseline_config_trains_as_its_proposed_counterpart(path):
     Proposed config's; only the objective (or the base it sits on) differs."""
     from mmengine.config import Config
 
-    proposed = path.with_name(path.name.replace("baseline", "proposed"))
-    assert proposed.is_file(), f"{path.name} has no Proposed counterpart {proposed.name}"
-    ours, theirs = (_flat(Config.fromfile(str(p)).to_dict()) for p in (path, proposed))
-    changed = {k for k in ours.keys() | theirs.keys() if ours.get(k) != theirs.get(k)}
+    proposed = proposed_counterpart(path)
+    changed = changed_keys(*(Config.fromfile(str(p)).to_dict() for p in (path, proposed)))
     assert changed <= _BASELINE_MAY_CHANGE, sorted(changed - _BASELINE_MAY_CHANGE)
 
 

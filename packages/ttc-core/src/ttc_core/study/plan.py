@@ -231,7 +231,8 @@ _STUDY_ALPHAS = {
     "cityscapes_depth": (0.01, 0.05, 0.2, 1.0),
     "cityscapes_segmentation": (0.03, 0.1, 0.3, 1.0),
     "cityscapes_scalable_reconstruction": (2.0, 8.0, 32.0, 128.0),
-    # the /4 detection bases spend 1-3 bpp at alpha 0.05-0.2 (an /16 one 0.3): lower weights
+    # the /4 detection bases code 0.7-1.3 bpp at alpha 0.02-0.2 (results/synthetic/coco-s4;
+    # a /16 one about 0.3 bpp at 0.05-1.0): lower weights than the /16 study's
     "coco_detection": (0.02, 0.05, 0.1, 0.2),
     "coco_scalable_reconstruction": (2.0, 8.0, 32.0, 128.0),
 }
